@@ -1,0 +1,95 @@
+"""In-memory (or memory-mapped) dataset: splits of padded per-modality arrays, labels and ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mmaffect.types import TaskSpec
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class SplitData:
+    """One split. ``features[m]`` is ``[N, T_m, D_m]`` float32 (possibly a memmap), ``lengths[m]`` ``[N]``.
+
+    ``labels`` is ``[N]`` (float for regression, int for classification); ``extras`` holds per-sample
+    extra targets (e.g. SIMS unimodal labels) as ``[N, ...]`` arrays.
+    """
+
+    features: dict[str, np.ndarray]
+    lengths: dict[str, np.ndarray]
+    labels: np.ndarray
+    ids: list[str]
+    raw_text: list[str] | None = None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        for name, arr in {**self.features, **{f"{k} lengths": v for k, v in self.lengths.items()}}.items():
+            if len(arr) != n:
+                raise ValueError(f"{name}: {len(arr)} rows but {n} labels")
+        if len(self.ids) != n:
+            raise ValueError(f"ids: {len(self.ids)} entries but {n} labels")
+        if set(self.features) != set(self.lengths):
+            raise ValueError(f"features {sorted(self.features)} and lengths {sorted(self.lengths)} differ")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, modalities: list[str]) -> "SplitData":
+        missing = [m for m in modalities if m not in self.features]
+        if missing:
+            raise KeyError(f"modalities {missing} not in this split (has {sorted(self.features)})")
+        return SplitData(
+            features={m: self.features[m] for m in modalities},
+            lengths={m: self.lengths[m] for m in modalities},
+            labels=self.labels,
+            ids=self.ids,
+            raw_text=self.raw_text,
+            extras=self.extras,
+        )
+
+    def select(self, rows: np.ndarray) -> "SplitData":
+        """The samples at ``rows`` (materialised)."""
+        return SplitData(
+            features={m: np.asarray(v[rows]) for m, v in self.features.items()},
+            lengths={m: np.asarray(v[rows]) for m, v in self.lengths.items()},
+            labels=np.asarray(self.labels[rows]),
+            ids=[self.ids[i] for i in rows],
+            raw_text=[self.raw_text[i] for i in rows] if self.raw_text is not None else None,
+            extras={k: np.asarray(v[rows]) for k, v in self.extras.items()},
+        )
+
+
+@dataclass
+class DatasetBundle:
+    """A dataset: its name, task, splits and provenance."""
+
+    name: str
+    task: TaskSpec
+    splits: dict[str, SplitData]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(next(iter(self.splits.values())).features)
+
+    def dims(self) -> dict[str, int]:
+        split = next(iter(self.splits.values()))
+        return {m: int(a.shape[-1]) for m, a in split.features.items()}
+
+    def split(self, name: str) -> SplitData:
+        if name not in self.splits:
+            raise KeyError(f"dataset {self.name!r} has no split {name!r} (has {sorted(self.splits)})")
+        return self.splits[name]
+
+    def with_modalities(self, modalities: list[str] | None) -> "DatasetBundle":
+        if not modalities:
+            return self
+        return DatasetBundle(
+            self.name, self.task, {k: s.subset(modalities) for k, s in self.splits.items()}, self.provenance
+        )

@@ -1,0 +1,161 @@
+"""The ``mmaffect`` command line: train, evaluate, predict, list, convert, extract."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_SEEDS = [1111, 1112, 1113]
+
+
+def _add_data_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    p.add_argument("--data", default=default, required=default is None,
+                   help="dataset name (see `mmaffect list`), native dataset directory, or MMSA/MulT pickle")
+    p.add_argument("--data-root", default=None, help="folder holding the named real datasets ($MMAFFECT_DATA_ROOT)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mmaffect.api import DEFAULT_DATASET, DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(prog="mmaffect", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("train", help="train a model for several seeds and write a results folder")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    _add_data_args(p, DEFAULT_DATASET)
+    p.add_argument("--config", default=None, help="YAML with sections model/objectives/optim/data")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set optim.lr=3e-4 --set model.hidden=128")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help=f"default: from config ({DEFAULT_SEEDS})")
+    p.add_argument("--modalities", nargs="+", default=None, help="use only these modalities")
+    p.add_argument("--out", default=None, help="results folder (default runs/<model>_<dataset>_<time>)")
+    p.add_argument("--devices", type=int, default=None)
+    p.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp")
+    p.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
+
+    p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")
+    p.add_argument("checkpoint")
+    _add_data_args(p)
+    p.add_argument("--split", default="test")
+
+    p = sub.add_parser("predict", help="write predictions of a checkpoint to CSV")
+    p.add_argument("checkpoint")
+    _add_data_args(p)
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", default="predictions.csv")
+
+    sub.add_parser("list", help="list models, datasets and objectives")
+
+    p = sub.add_parser("convert", help="convert an MMSA/MulT pickle to the native format")
+    p.add_argument("source")
+    p.add_argument("out_dir")
+    p.add_argument("--name", default=None)
+
+    p = sub.add_parser("extract", help="add a text-embedding modality computed from raw_text")
+    p.add_argument("dataset", help="native dataset directory (created from a pickle with --from)")
+    p.add_argument("--from", dest="source", default=None, help="pickle or dataset name to convert first")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--encoder", default="all-MiniLM-L6-v2", help="sentence-transformers / transformers path or name")
+    p.add_argument("--name", default="text_minilm", help="name of the new modality")
+    p.add_argument("--pooling", choices=["mean", "tokens"], default="mean")
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64)
+    return parser
+
+
+def _print_metrics(title: str, metrics: dict[str, float]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for key in metrics:
+        table.add_column(key, justify="right")
+    table.add_row(*[f"{v:.4f}" for v in metrics.values()])
+    Console().print(table)
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['model']} on {summary['dataset']}: {summary['split']} split, "
+                        f"mean ± std over {len(summary['seeds'])} seeds")
+    table.add_column("metric")
+    table.add_column("mean ± std", justify="right")
+    for key, stats in summary["metrics"].items():
+        table.add_row(key, f"{stats['mean']:.4f} ± {stats['std']:.4f}")
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["train", *argv]  # `mmaffect` alone trains the default model on the default data
+    args = parser.parse_args(argv)
+    command = args.command
+    try:
+        return _dispatch(command, args)
+    except (ValueError, KeyError, FileNotFoundError, ImportError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"mmaffect {command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(command: str, args: argparse.Namespace) -> int:
+    from mmaffect import api
+
+    if command == "train":
+        overrides = list(args.overrides)
+        if args.modalities:
+            overrides.append(f"data.modalities={json.dumps(args.modalities)}")
+        run = api.train(args.model, args.data, data_root=args.data_root, config_file=args.config,
+                        overrides=overrides, seeds=args.seeds, out_dir=args.out, devices=args.devices,
+                        strategy=args.strategy, progress=args.progress)
+        if run is not None:
+            _print_summary(run.summary)
+            print(f"results: {run.directory}")
+        return 0
+    if command == "evaluate":
+        metrics = api.evaluate(args.checkpoint, args.data, split=args.split, data_root=args.data_root)
+        _print_metrics(f"{args.checkpoint} on {args.data} ({args.split})", metrics)
+        print(json.dumps(metrics))
+        return 0
+    if command == "predict":
+        result = api.predict(args.checkpoint, args.data, split=args.split, data_root=args.data_root, out=args.out)
+        print(f"wrote {len(result.ids)} predictions to {args.out}")
+        return 0
+    if command == "list":
+        from mmaffect.data.registry import DATASETS
+        from mmaffect.models.base import MODELS
+        from mmaffect.objectives.registry import OBJECTIVES
+
+        for title, registry in (("models", MODELS), ("datasets", DATASETS), ("objectives", OBJECTIVES)):
+            print(f"{title}:")
+            for name in registry.names():
+                print(f"  {name:28s} {registry.describe(name)}")
+        return 0
+    if command == "convert":
+        from mmaffect.data.mmsa import read_any
+        from mmaffect.data.native import write_native
+
+        bundle = read_any(Path(args.source))
+        if args.name:
+            bundle.name = args.name
+        write_native(bundle, Path(args.out_dir))
+        print(f"wrote {bundle.name} ({', '.join(f'{k}: {len(v)}' for k, v in bundle.splits.items())}) to {args.out_dir}")
+        return 0
+    if command == "extract":
+        from mmaffect.features.extract import extract_text_modality
+
+        extract_text_modality(Path(args.dataset), encoder=args.encoder, name=args.name, pooling=args.pooling,
+                              max_tokens=args.max_tokens, batch_size=args.batch_size, source=args.source,
+                              data_root=args.data_root)
+        return 0
+    raise ValueError(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""A model together with the input standardisation fitted on the training split.
+
+``x'_m = (x_m − μ_m) / σ_m`` per feature dimension, with μ, σ from the real (unpadded) steps of the
+train split; padded steps stay 0. Saved with the weights so prediction sees the same inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from mmaffect.models.base import AffectModel
+from mmaffect.types import Batch, ModelOutput
+
+
+class InputStandardizer(nn.Module):
+    def __init__(self, dims: dict[str, int]) -> None:
+        super().__init__()
+        for m, d in dims.items():
+            self.register_buffer(f"mean_{m}", torch.zeros(d))
+            self.register_buffer(f"std_{m}", torch.ones(d))
+        self.modalities = list(dims)
+
+    @torch.no_grad()
+    def fit(self, features: dict[str, np.ndarray], lengths: dict[str, np.ndarray], chunk: int = 4096) -> None:
+        """Masked mean and standard deviation per dimension, accumulated in float64 over row chunks."""
+        for m in self.modalities:
+            arr, length = features[m], np.asarray(lengths[m])
+            total = np.zeros(arr.shape[-1]); total_sq = np.zeros(arr.shape[-1]); count = 0
+            for start in range(0, len(arr), chunk):
+                x = np.asarray(arr[start:start + chunk], dtype=np.float64)
+                mask = np.arange(x.shape[1])[None, :] < length[start:start + chunk, None]
+                rows = x[mask]
+                total += rows.sum(0); total_sq += (rows ** 2).sum(0); count += len(rows)
+            mean = total / max(count, 1)
+            std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean ** 2, 0.0))
+            std[std < 1e-6] = 1.0
+            getattr(self, f"mean_{m}").copy_(torch.from_numpy(mean))
+            getattr(self, f"std_{m}").copy_(torch.from_numpy(std))
+
+    def forward(self, batch: Batch) -> Batch:
+        features = dict(batch.features)
+        for m in self.modalities:
+            if m in features:
+                x = (features[m] - getattr(self, f"mean_{m}")) / getattr(self, f"std_{m}")
+                features[m] = x * batch.masks[m].unsqueeze(-1).to(x.dtype)
+        return Batch(features, batch.masks, batch.labels, batch.ids, batch.index, batch.text_tokens, batch.extras)
+
+
+class Predictor(nn.Module):
+    """``standardizer`` then ``model``; this is what checkpoints store."""
+
+    def __init__(self, model: AffectModel, standardize: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.standardizer = InputStandardizer(model.dims) if standardize else None
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        if self.standardizer is not None:
+            batch = self.standardizer(batch)
+        return self.model(batch)

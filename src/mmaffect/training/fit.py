@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -89,9 +90,19 @@ def build_predictor(config: RunConfig, bundle: DatasetBundle) -> Predictor:
     return predictor
 
 
+def _quiet_lightning() -> None:
+    """Keep the console for results: Lightning's banners and tips go to WARNING level."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*all_gather is deprecated.*")
+
+
 def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Path, *,
              progress: bool = False) -> SeedResult:
     """Train on ``train``, select on ``valid``, then score the best epoch on every split."""
+    _quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
     directory.mkdir(parents=True, exist_ok=True)
     predictor = build_predictor(config, bundle)
@@ -120,10 +131,7 @@ def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Pat
         deterministic="warn",
     )
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        warnings.filterwarnings("ignore", ".*predict_dataloader.*|.*num_workers.*")
-        trainer.fit(module, train_loader, valid_loader)
+    trainer.fit(module, train_loader, valid_loader)
     seconds = time.perf_counter() - start
     epochs = trainer.current_epoch
     samples = len(bundle.split("train")) * max(epochs, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,13 @@ class RunResult:
     seeds: list[SeedResult]
 
 
+RUN_DIR_ENV = "MMAFFECT_RUN_DIR"
+
+
+def _is_ddp_worker() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+
+
 def default_run_dir(config: RunConfig, bundle: DatasetBundle, root: str | Path = "runs") -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{config.model}_{bundle.name}_{stamp}"
@@ -36,19 +44,24 @@ def run_training(config: RunConfig, bundle: DatasetBundle, out_dir: str | Path |
     ``config.yaml``, ``environment.json``, ``learning_curve.png``.
     """
     bundle = bundle.with_modalities(config.data.modalities)
-    directory = Path(out_dir) if out_dir else default_run_dir(config, bundle)
+    directory = Path(out_dir or os.environ.get(RUN_DIR_ENV) or default_run_dir(config, bundle))
+    if config.devices > 1:  # DDP workers re-run the command: they must find the same folder
+        os.environ[RUN_DIR_ENV] = str(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(directory / "config.yaml", dump_config(config))
+    if not _is_ddp_worker():
+        atomic_write_text(directory / "config.yaml", dump_config(config))
     results: list[SeedResult] = []
     for seed in config.seeds:
         result = fit_seed(config, bundle, seed, directory / f"seed_{seed}", progress=progress)
-        if not result.is_main_process:
-            return None
         results.append(result)
+        if not result.is_main_process:  # DDP workers train every seed with rank 0 and write nothing
+            continue
         atomic_write_text(result.directory / "metrics.json", json.dumps({
             "seed": seed, "best_epoch": result.best_epoch, "epochs": result.epochs,
             "train_seconds": result.train_seconds, "train_samples_per_second": result.samples_per_second,
             "metrics": result.metrics, "history": result.history}, indent=2))
+    if not all(r.is_main_process for r in results):
+        return None
     monitor, mode = monitor_metric(config, bundle.task)
     key = monitor if monitor != "loss" else next(iter(results[0].metrics["valid"]))
     pick = min if (mode if monitor == "loss" else METRIC_DIRECTIONS.get(key, "max")) == "min" else max

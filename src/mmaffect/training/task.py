@@ -43,12 +43,12 @@ class AffectTask(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         output = self.predictor(batch)
         loss = task_loss(output.prediction, batch.labels, self.task_spec, self.optim.loss)
-        self.log("train/task_loss", loss, on_step=False, on_epoch=True, batch_size=batch.size)
+        self.log("train/task_loss", loss, on_step=False, on_epoch=True, batch_size=batch.size, sync_dist=True)
         for objective in self.objectives:
             value = objective(output, batch)
-            self.log(f"train/{objective.name}", value, on_step=False, on_epoch=True, batch_size=batch.size)
+            self.log(f"train/{objective.name}", value, on_step=False, on_epoch=True, batch_size=batch.size, sync_dist=True)
             loss = loss + objective.weight * value
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=batch.size)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=batch.size, sync_dist=True)
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -70,9 +70,9 @@ class AffectTask(L.LightningModule):
             preds, labels = preds[keep], labels[keep]
         metrics = compute_metrics(self.task_spec.metrics, _scores(preds, self.task_spec), labels.cpu().numpy())
         loss = task_loss(preds, labels, self.task_spec, self.optim.loss)
-        self.log("val/loss", loss, sync_dist=False)
+        self.log("val/loss", loss, sync_dist=True)
         for key, value in metrics.items():
-            self.log(f"val/{key}", float(value), sync_dist=False)
+            self.log(f"val/{key}", float(value), sync_dist=True)
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay)

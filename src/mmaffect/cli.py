@@ -48,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list models, datasets and objectives")
 
+    p = sub.add_parser("benchmark", help="run a grid of models × datasets × seeds and write one table")
+    p.add_argument("spec", nargs="?", default=None, help="benchmark YAML (see mmaffect.training.benchmark)")
+    p.add_argument("--models", nargs="+", default=[])
+    p.add_argument("--datasets", nargs="+", default=[])
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", default=None)
+    p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel processes")
+
     p = sub.add_parser("convert", help="convert an MMSA/MulT pickle to the native format")
     p.add_argument("source")
     p.add_argument("out_dir")
@@ -136,6 +146,21 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
             print(f"{title}:")
             for name in registry.names():
                 print(f"  {name:28s} {registry.describe(name)}")
+        return 0
+    if command == "benchmark":
+        from mmaffect.training.benchmark import BenchmarkSpec, load_spec, run_benchmark
+
+        spec = load_spec(args.spec) if args.spec else BenchmarkSpec()
+        update = {k: v for k, v in {"models": args.models, "datasets": args.datasets, "seeds": args.seeds,
+                                    "data_root": args.data_root, "out": args.out}.items() if v}
+        if args.overrides:
+            update["set"] = [*spec.set, *args.overrides]
+        spec = spec.model_copy(update=update)
+        if not spec.cells():
+            raise ValueError("nothing to run: give a spec file with `runs`, or --models and --datasets")
+        out = run_benchmark(spec, jobs=args.jobs)
+        print((out / "table.md").read_text())
+        print(f"table: {out / 'table.md'}  plots: {out / 'metrics.png'}")
         return 0
     if command == "convert":
         from mmaffect.data.mmsa import read_any

@@ -26,12 +26,16 @@ class SplitData:
     ids: list[str]
     raw_text: list[str] | None = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.labels)
         for name, arr in {**self.features, **{f"{k} lengths": v for k, v in self.lengths.items()}}.items():
             if len(arr) != n:
                 raise ValueError(f"{name}: {len(arr)} rows but {n} labels")
+        for name, values in self.texts.items():
+            if len(values) != n:
+                raise ValueError(f"text field {name!r}: {len(values)} entries but {n} labels")
         if len(self.ids) != n:
             raise ValueError(f"ids: {len(self.ids)} entries but {n} labels")
         if set(self.features) != set(self.lengths):
@@ -51,6 +55,7 @@ class SplitData:
             ids=self.ids,
             raw_text=self.raw_text,
             extras=self.extras,
+            texts=self.texts,
         )
 
     def select(self, rows: np.ndarray) -> "SplitData":
@@ -62,6 +67,7 @@ class SplitData:
             ids=[self.ids[i] for i in rows],
             raw_text=[self.raw_text[i] for i in rows] if self.raw_text is not None else None,
             extras={k: np.asarray(v[rows]) for k, v in self.extras.items()},
+            texts={k: [v[i] for i in rows] for k, v in self.texts.items()},
         )
 
 

@@ -68,7 +68,7 @@ def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2
 def _extract_split(encoder: TextEncoder, texts: list[str], stem: Path, batch_size: int, progress: Progress,
                    label: str) -> tuple[np.ndarray, np.ndarray]:
     n = len(texts)
-    data_path, len_path, state_path = (stem.with_suffix(s) for s in (".npy", ".lengths.npy", ".json"))
+    data_path, len_path, state_path = (stem.parent / f"{stem.name}{s}" for s in (".npy", ".lengths.npy", ".json"))
     done = json.loads(state_path.read_text())["done"] if state_path.exists() and data_path.exists() else 0
     mode = "r+" if done else "w+"
     data = np.lib.format.open_memmap(data_path, mode=mode, dtype=np.float32, shape=(n, encoder.steps, encoder.dim))
@@ -80,7 +80,7 @@ def _extract_split(encoder: TextEncoder, texts: list[str], stem: Path, batch_siz
         data[start:stop] = feats
         lens[start:stop] = length
         data.flush(); lens.flush()
-        tmp = state_path.with_suffix(".json.tmp")
+        tmp = state_path.parent / f"{state_path.name}.tmp"
         tmp.write_text(json.dumps({"done": stop}))
         os.replace(tmp, state_path)
         progress.update(task, completed=stop)

@@ -1,4 +1,4 @@
-"""The ``mmaffect`` command line: train, evaluate, predict, list, convert, extract."""
+"""The ``mmaffect`` command line: train, evaluate, predict, list, convert, extract, describe."""
 
 from __future__ import annotations
 
@@ -72,6 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pooling", choices=["mean", "tokens"], default="mean")
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--field", default="raw_text",
+                   help="text to encode: raw_text or a named text field (e.g. attributes); a+b joins fields "
+                        "with the encoder's separator token")
+
+    p = sub.add_parser("describe", help="describe images as text (ocr, visual_scene, cross_modal, reasoning)")
+    p.add_argument("data", help="dataset name, native dataset directory, or manifest (.csv/.tsv/.jsonl)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--describer", choices=["vlm", "file", "attributes"], required=True)
+    p.add_argument("--cache", required=True, help="JSONL cache of descriptions (written atomically, resumed)")
+    p.add_argument("--out", default=None, help="write a native copy with the description fields as text fields")
+    p.add_argument("--model", default=None, help="vlm: transformers image-text-to-text model (path or name)")
+    p.add_argument("--descriptions", dest="path", default=None, help="file: JSONL of precomputed descriptions")
+    p.add_argument("--field", default=None, help="attributes: the text field with the attribute words")
+    p.add_argument("--images-dir", default=None, help="folder the image paths are relative to")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--prompt", default=None, help="vlm prompt ({text} is replaced by the post text)")
     return parser
 
 
@@ -177,7 +194,17 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
 
         extract_text_modality(Path(args.dataset), encoder=args.encoder, name=args.name, pooling=args.pooling,
                               max_tokens=args.max_tokens, batch_size=args.batch_size, source=args.source,
-                              data_root=args.data_root)
+                              data_root=args.data_root, field=args.field)
+        return 0
+    if command == "describe":
+        from mmaffect.features.describe import describe_command
+
+        options = {"model": args.model, "path": args.path, "field": args.field, "max_new_tokens": args.max_new_tokens,
+                   "batch_size": args.batch_size, "prompt": args.prompt}
+        described = describe_command(args.data, args.describer, args.cache, out=args.out, data_root=args.data_root,
+                                     images_dir=args.images_dir, **options)
+        sizes = ", ".join(f"{k}: {len(v)}" for k, v in described.splits.items())
+        print(f"described {described.name} ({sizes}) into {args.cache}" + (f"; dataset: {args.out}" if args.out else ""))
         return 0
     raise ValueError(f"unknown command {command!r}")
 

@@ -9,6 +9,8 @@ from torch.utils.data import DataLoader, Dataset
 from mmaffect.data.bundle import SplitData
 from mmaffect.types import Batch
 
+TOKENS_PREFIXES = ("tokens.", "tokens_")  # "tokens_" is the spelling the native format can store
+
 
 class SplitDataset(Dataset):
     """Yields row indices; :func:`collate` gathers the rows so memory-mapped arrays are read per batch."""
@@ -38,12 +40,15 @@ class SplitDataset(Dataset):
         labels = np.asarray(self.split.labels[idx])
         label_t = torch.from_numpy(labels.astype(np.int64 if self.classification else np.float32))
         extras = {k: torch.from_numpy(np.asarray(v[idx])) for k, v in self.split.extras.items()}
+        # extras named "tokens.<key>" / "tokens_<key>" (input_ids, attention_mask) feed a text encoder
+        tokens = {k[len("tokens."):]: v for k, v in extras.items() if k.startswith(TOKENS_PREFIXES)}
         return Batch(
             features=features,
             masks=masks,
             labels=label_t,
             ids=[self.split.ids[i] for i in rows],
             index=torch.from_numpy(idx.astype(np.int64)),
+            text_tokens=tokens or None,
             extras=extras,
         )
 

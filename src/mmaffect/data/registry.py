@@ -16,6 +16,16 @@ DATASETS.add("synthetic", "mmaffect.data.synthetic:make_synthetic",
              description="embedded default: planted shared + sparse specific structure (regression)")
 DATASETS.add("mosi_utterance", "mmaffect.data.known:load_mosi_utterance",
              description="CMU-MOSI utterance features, MMSA pickle <root>/mosi_utterance/mosi_utterance.pkl")
+DATASETS.add("mmsd", "mmaffect.data.known_tasks:load_mmsd",
+             description="Twitter multimodal sarcasm: tweet + image attribute words, <root>/mmsd/")
+DATASETS.add("hateful_memes", "mmaffect.data.known_tasks:load_hateful_memes",
+             description="Hateful Memes JSONL (text + image paths), <root>/hateful_memes/")
+DATASETS.add("twitter2015", "mmaffect.data.known_tasks:load_twitter2015",
+             description="Twitter-2015 MABSA, TomBERT TSV (target marked in the text), <root>/twitter2015/")
+DATASETS.add("twitter2017", "mmaffect.data.known_tasks:load_twitter2017",
+             description="Twitter-2017 MABSA, TomBERT TSV (target marked in the text), <root>/twitter2017/")
+DATASETS.add("meld", "mmaffect.data.known_tasks:load_meld",
+             description="MELD utterance text, 7-way emotion, <root>/meld/")
 
 DATA_ROOT_ENV = "MMAFFECT_DATA_ROOT"
 

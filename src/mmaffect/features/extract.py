@@ -35,8 +35,14 @@ def _ensure_native(dataset_dir: Path, source: str | None, data_root: str | None)
 
 def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2", name: str = "text_minilm",
                           pooling: str = "mean", max_tokens: int = 64, batch_size: int = 64,
-                          source: str | None = None, data_root: str | None = None) -> None:
-    """Add modality ``name`` = ``encoder(raw_text)`` to the native dataset at ``dataset_dir``."""
+                          source: str | None = None, data_root: str | None = None, field: str = "raw_text") -> None:
+    """Add modality ``name`` = ``encoder(field)`` to the native dataset at ``dataset_dir``.
+
+    ``field`` is ``raw_text`` or a key of the splits' ``texts``; ``a+b`` encodes the fields joined by
+    the encoder's separator token (see :mod:`mmaffect.features.fields`).
+    """
+    from mmaffect.features.fields import field_texts
+
     from mmaffect.data.native import add_modality, read_native
 
     dataset_dir = Path(dataset_dir)
@@ -46,16 +52,16 @@ def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2
         print(f"{dataset_dir}: modality {name!r} already present; nothing to do")
         return
     for split_name, split in bundle.splits.items():
-        if split.raw_text is None:
-            raise ValueError(f"{dataset_dir}: split {split_name!r} has no raw_text to encode")
+        field_texts(split, field, where=f"{dataset_dir}, split {split_name!r}")  # fails early on a bad field
     text_encoder = TextEncoder(encoder, pooling=pooling, max_tokens=max_tokens)  # type: ignore[arg-type]
+    sep = f" {text_encoder.sep_token} " if text_encoder.sep_token else "\n"
     partial = dataset_dir / ".partial"
     partial.mkdir(exist_ok=True)
     arrays, lengths = {}, {}
     with _progress() as progress:
         for split_name, split in bundle.splits.items():
             arrays[split_name], lengths[split_name] = _extract_split(
-                text_encoder, split.raw_text, partial / f"{name}.{split_name}", batch_size, progress,
+                text_encoder, field_texts(split, field, sep=sep), partial / f"{name}.{split_name}", batch_size, progress,
                 f"{name} {split_name}")
     add_modality(dataset_dir, name, arrays, lengths)
     for f in partial.glob(f"{name}.*"):

@@ -55,6 +55,12 @@ class TextEncoder:
             self.dim = int(self.model.config.hidden_size)
 
     @property
+    def sep_token(self) -> str | None:
+        """The tokenizer's separator token (e.g. ``[SEP]``), used to join text fields."""
+        tokenizer = self.model.tokenizer if self._sentence_transformer else self.tokenizer
+        return getattr(tokenizer, "sep_token", None)
+
+    @property
     def steps(self) -> int:
         return 1 if self.pooling == "mean" else self.max_tokens
 

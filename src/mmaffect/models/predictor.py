@@ -51,12 +51,26 @@ class InputStandardizer(nn.Module):
 class Predictor(nn.Module):
     """``standardizer`` then ``model``; this is what checkpoints store."""
 
-    def __init__(self, model: AffectModel, standardize: bool) -> None:
+    def __init__(self, model: AffectModel, standardize: bool, modality_dropout: float = 0.0) -> None:
         super().__init__()
         self.model = model
         self.standardizer = InputStandardizer(model.dims) if standardize else None
+        self.modality_dropout = modality_dropout
 
     def forward(self, batch: Batch) -> ModelOutput:
         if self.standardizer is not None:
             batch = self.standardizer(batch)
+        if self.training and self.modality_dropout > 0:
+            batch = drop_modalities(batch, self.modality_dropout)
         return self.model(batch)
+
+
+def drop_modalities(batch: Batch, p: float) -> Batch:
+    """Training augmentation: each sample loses each modality (features set to 0) with probability ``p``,
+    never all of them at once, so no model can lean on one modality alone."""
+    names = list(batch.features)
+    keep = torch.rand(batch.size, len(names), device=batch.labels.device) >= p
+    none_left = ~keep.any(1)
+    keep[none_left, torch.randint(len(names), (int(none_left.sum()),), device=keep.device)] = True
+    features = {m: x * keep[:, j, None, None].to(x.dtype) for j, (m, x) in enumerate(batch.features.items())}
+    return Batch(features, batch.masks, batch.labels, batch.ids, batch.index, batch.text_tokens, batch.extras)

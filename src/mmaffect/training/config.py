@@ -34,6 +34,7 @@ class DataConfig(BaseModel):
 
     modalities: list[str] | None = None
     standardize: bool = True
+    modality_dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class RunConfig(BaseModel):

@@ -83,7 +83,7 @@ class SeedResult:
 
 def build_predictor(config: RunConfig, bundle: DatasetBundle) -> Predictor:
     model = build_model(config.model, bundle.dims(), bundle.task, config.model_params)
-    predictor = Predictor(model, config.data.standardize)
+    predictor = Predictor(model, config.data.standardize, config.data.modality_dropout)
     if predictor.standardizer is not None:
         train = bundle.split("train")
         predictor.standardizer.fit(train.features, train.lengths)

@@ -22,7 +22,7 @@ from mmaffect.models.predictor import Predictor
 from mmaffect.objectives.registry import build_objective
 from mmaffect.training.checkpoint import WEIGHTS, save_weights, write_description
 from mmaffect.training.config import RunConfig
-from mmaffect.training.inference import evaluate_split
+from mmaffect.training.inference import alignment_report, evaluate_split, predict_split
 from mmaffect.training.task import AffectTask
 from mmaffect.types import TaskSpec
 
@@ -142,6 +142,11 @@ def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Pat
     predictor.load_state_dict(load_file(str(directory / WEIGHTS)))
     predictor.cpu()
     metrics = {name: evaluate_split(predictor, split, bundle.task) for name, split in bundle.splits.items()}
+    if "test" in bundle.splits:
+        test = predict_split(predictor, bundle.split("test"), bundle.task, keep_pooled=True)
+        report = alignment_report(test)
+        if report:
+            metrics["test_alignment"] = report
     write_description(
         directory,
         model=config.model, model_params=config.model_params, dims=bundle.dims(),

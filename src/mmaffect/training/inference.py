@@ -57,3 +57,14 @@ def predict_split(
 def evaluate_split(predictor: Predictor, split: SplitData, task: TaskSpec, batch_size: int = 256) -> dict[str, float]:
     result = predict_split(predictor, split, task, batch_size=batch_size)
     return compute_metrics(task.metrics, result.scores, result.labels)
+
+
+def alignment_report(predictions: SplitPredictions) -> dict[str, float]:
+    """Cross-modal retrieval (R@1/5/10, MedR per ordered modality pair) and mean σ₁/√M of the pooled
+    per-modality embeddings; empty when the model exposes fewer than two of equal size."""
+    from mmaffect.metrics.retrieval import alignment_score, cross_modal_retrieval
+
+    pooled = predictions.pooled
+    if len(pooled) < 2 or len({v.shape[-1] for v in pooled.values()}) != 1:
+        return {}
+    return {"alignment": alignment_score(pooled), **cross_modal_retrieval(pooled)}

@@ -14,7 +14,7 @@ from mmaffect.metrics import METRIC_DIRECTIONS
 from mmaffect.training.checkpoint import atomic_write_text
 from mmaffect.training.config import RunConfig, dump_config
 from mmaffect.training.fit import SeedResult, describe_environment, fit_seed, monitor_metric
-from mmaffect.training.results import plot_learning_curves, write_run_results
+from mmaffect.training.results import aggregate, plot_learning_curves, write_run_results
 
 
 @dataclass
@@ -68,9 +68,11 @@ def run_training(config: RunConfig, bundle: DatasetBundle, out_dir: str | Path |
     best = pick(results, key=lambda r: r.metrics["valid"][key])
     rows = [{"seed": r.seed, "best_epoch": r.best_epoch, "metrics": r.metrics} for r in results]
     speed = sum(r.samples_per_second for r in results) / len(results)
+    extra = {"train_samples_per_second": speed, "monitor": monitor}
+    if all("test_alignment" in r.metrics for r in results):
+        extra["test_alignment"] = aggregate([r.metrics["test_alignment"] for r in results])
     summary = write_run_results(directory, model=config.model, dataset=bundle.name, seed_rows=rows,
-                                best_seed_dir=best.directory.name,
-                                extra={"train_samples_per_second": speed, "monitor": monitor})
+                                best_seed_dir=best.directory.name, extra=extra)
     atomic_write_text(directory / "environment.json", json.dumps(describe_environment(), indent=2))
     plot_learning_curves({f"seed {r.seed}": r.history for r in results}, directory / "learning_curve.png",
                          ["train/loss", "val/loss", f"val/{monitor}"])

@@ -96,3 +96,29 @@ def predict(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBundl
                     for i, p, y in zip(result.ids, result.scores, result.labels)]
         atomic_write_text(Path(out), csv_text(header, rows))
     return result
+
+
+def robustness(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBundle, *, split: str = "test",
+               levels: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0), data_root: str | Path | None = None,
+               out_dir: str | Path | None = None) -> dict:
+    """Metrics with each modality missing and under Gaussian noise (see :mod:`mmaffect.training.robustness`);
+    with ``out_dir``, also ``robustness.{json,md,png}`` there."""
+    from mmaffect.training.robustness import evaluate_robustness, write_robustness
+
+    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
+    report = evaluate_robustness(ckpt.predictor, part, ckpt.task, tuple(levels))
+    if out_dir is not None:
+        write_robustness(report, Path(out_dir))
+    return report
+
+
+def diagnose(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBundle, *, split: str = "test",
+             data_root: str | Path | None = None, out_dir: str | Path | None = None) -> dict:
+    """Alignment diagnostics (CKA, cosine, σ₁/√M, model diagnostics); with ``out_dir``, JSON + figure."""
+    from mmaffect.training.diagnostics import alignment_diagnostics, write_diagnostics
+
+    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
+    report = alignment_diagnostics(predict_split(ckpt.predictor, part, ckpt.task, keep_pooled=True))
+    if out_dir is not None:
+        write_diagnostics(report, Path(out_dir))
+    return report

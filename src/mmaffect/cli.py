@@ -46,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--out", default="predictions.csv")
 
+    p = sub.add_parser("robustness", help="metrics with each modality missing or under Gaussian noise")
+    p.add_argument("checkpoint")
+    _add_data_args(p)
+    p.add_argument("--split", default="test")
+    p.add_argument("--levels", type=float, nargs="+", default=[0.25, 0.5, 1.0, 2.0])
+    p.add_argument("--out", default=None, help="folder for robustness.{json,md,png} (default: beside the checkpoint)")
+
+    p = sub.add_parser("diagnose", help="alignment diagnostics of a checkpoint (CKA, cosine, σ1/√M, ...)")
+    p.add_argument("checkpoint")
+    _add_data_args(p)
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", default=None, help="folder for diagnostics.{json,png} (default: beside the checkpoint)")
+
     sub.add_parser("list", help="list models, datasets and objectives")
 
     p = sub.add_parser("benchmark", help="run a grid of models × datasets × seeds and write one table")
@@ -153,6 +166,20 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
     if command == "predict":
         result = api.predict(args.checkpoint, args.data, split=args.split, data_root=args.data_root, out=args.out)
         print(f"wrote {len(result.ids)} predictions to {args.out}")
+        return 0
+    if command in ("robustness", "diagnose"):
+        from mmaffect.training.checkpoint import find_checkpoint_dir
+
+        out = Path(args.out) if args.out else find_checkpoint_dir(args.checkpoint)
+        if command == "robustness":
+            api.robustness(args.checkpoint, args.data, split=args.split, levels=tuple(args.levels),
+                           data_root=args.data_root, out_dir=out)
+            print((out / "robustness.md").read_text())
+            print(f"wrote {out / 'robustness.json'} and {out / 'robustness.png'}")
+        else:
+            report = api.diagnose(args.checkpoint, args.data, split=args.split, data_root=args.data_root, out_dir=out)
+            print(json.dumps(report, indent=2))
+            print(f"wrote {out / 'diagnostics.json'} and {out / 'diagnostics.png'}")
         return 0
     if command == "list":
         from mmaffect.data.registry import DATASETS

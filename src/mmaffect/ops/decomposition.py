@@ -1,0 +1,395 @@
+"""Joint low-rank + sparse decomposition of aligned modality matrices (Representation Decomposition).
+
+For one sample, ``M ≥ 2`` aligned token matrices ``X_m ∈ R^{n×c}`` are split into one shared low-rank
+matrix and one sparse matrix per modality (arXiv 2506.07086, section 3):
+
+    min_{L, S_1..S_M}  ||L||_* + λ Σ_m ||S_m||_1    s.t.  X_m = L + S_m,  m = 1..M.
+
+It is solved by the augmented Lagrangian method with duals ``Y_m`` and penalty ``μ``. One iteration:
+
+    S_m ← shrink(X_m − L + Y_m/μ, λ/μ)                shrink(v, t) = sign(v) max(|v| − t, 0)
+    A   ← (1/M) Σ_m (X_m − S_m + Y_m/μ)
+    L   ← SVT(A, 1/(Mμ))                              SVT(A, t) = U max(Σ − t, 0) Vᵀ
+    Y_m ← Y_m + μ (X_m − L − S_m)
+    μ   ← min(ρ μ, μ_max)
+
+``SVT(A, 1/(Mμ))`` is the exact minimiser of the L-subproblem ``||L||_* + (Mμ/2) ||L − A||_F²``; the
+official code thresholds at ``1/μ``, which over-shrinks L by a factor M (``svt_compat=True``).
+A sample stops after the first iteration where ``max_m ||X_m − L − S_m||_F / ||X_m||_F < tol`` and is
+then frozen; iteration counts are per sample.
+
+Implementation (all of it computes the iteration above, to rounding):
+
+- the duals are kept as ``W_m = X_m + Y_m/μ``; since ``X_m − S_m + Y_m/μ − L = clamp(W_m − L, ±λ/μ)``,
+  one iteration is ``C = clamp(W − L)``, ``A = L + mean_m C``, ``L' = SVT(A)``,
+  ``W' = X + C + (L − L')`` (times ``μ/μ'`` when μ grows), ``R = W' − W``;
+- SVT through the ``k×k`` Gram matrix (``k = min(n, c)``), in float64: with ``G = AAᵀ = QΛQᵀ``,
+  ``SVT(A, t) = Q h(Λ) Qᵀ A`` where ``h(λ) = max(1 − t/√λ, 0)``;
+- the eigenvectors ``Q`` are tracked across iterations: the previous ``Q`` is refined for the new ``G``
+  by a few Newton steps of Ogita–Aishima type (matrix products only, quadratic convergence), with
+  exact ``torch.linalg.eigh`` for the first iteration and for any sample whose refinement does not
+  converge;
+- samples that converge leave the working batch at once (their results are final), and on CPU the
+  batch is processed in cache-sized chunks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "PRESETS",
+    "DecompositionResult",
+    "decompose",
+    "nuclear_norm",
+    "objective",
+    "singular_value_threshold",
+    "soft_threshold",
+]
+
+SvtMethod = Literal["auto", "tracked", "eigh", "svd"]
+
+PRESETS: dict[str, dict[str, float | int | None]] = {
+    # the paper's settings: fixed penalty
+    "paper": {"lam": 1.0, "mu": 10.0, "max_iter": 3000, "tol": 1e-6, "rho": 1.0},
+    # inexact ALM (Lin et al., 2010): μ0 = 1.25 / max_m ||X_m||_2 grown by ρ per iteration,
+    # λ = 1/√max(n, c) (None = computed from the input)
+    "fast": {"lam": None, "mu": None, "max_iter": 500, "tol": 1e-7, "rho": 1.5},
+}
+
+# tracked eigenvectors: a refinement step whose largest relevant rotation / orthogonality defect is
+# below _ACCEPT leaves an error of about _ACCEPT² (quadratic convergence); starts worse than _RESTART
+# go straight to eigh, as do samples still above _ACCEPT after _MAX_STEPS steps.
+_ACCEPT = 1e-7
+_RESTART = 0.25
+_MAX_STEPS = 5
+# CPU working-set target per chunk (bytes), so that the per-iteration passes stay in cache
+_CHUNK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class DecompositionResult:
+    """Output of :func:`decompose` for a batch of ``B`` samples.
+
+    ``low_rank`` ``[B, n, c]`` (L), ``sparse`` ``[B, M, n, c]`` (S_m), ``iterations`` ``[B]`` int64,
+    ``residual`` ``[B]`` (``max_m ||X_m − L − S_m||_F / ||X_m||_F`` at the last iteration) and
+    ``converged`` ``[B]`` bool (``residual < tol``).
+    """
+
+    low_rank: Tensor
+    sparse: Tensor
+    iterations: Tensor
+    residual: Tensor
+    converged: Tensor
+
+
+# --------------------------------------------------------------------------------------------------
+# pure helpers
+
+
+def soft_threshold(x: Tensor, tau: float | Tensor) -> Tensor:
+    """Elementwise shrinkage ``sign(x) max(|x| − τ, 0) = x − clamp(x, −τ, τ)`` (prox of ``τ||·||_1``)."""
+    if isinstance(tau, Tensor):
+        return x - torch.clamp(x, min=-tau, max=tau)
+    return x - torch.clamp(x, min=-tau, max=tau)
+
+
+def singular_value_threshold(a: Tensor, tau: float | Tensor) -> Tensor:
+    """``SVT(A, τ) = U max(Σ − τ, 0) Vᵀ`` over the last two dims (prox of ``τ||·||_*``).
+
+    ``tau`` is a float or a tensor broadcastable to the batch dims of ``a``.
+    """
+    u, s, vh = torch.linalg.svd(a, full_matrices=False)
+    tau_t = torch.as_tensor(tau, dtype=s.dtype, device=s.device)
+    s = torch.clamp(s - tau_t.unsqueeze(-1) if tau_t.ndim else s - tau_t, min=0)
+    return (u * s.unsqueeze(-2)) @ vh
+
+
+def nuclear_norm(a: Tensor) -> Tensor:
+    """``||A||_* = Σ_i σ_i(A)`` over the last two dims."""
+    return torch.linalg.svdvals(a).sum(-1)
+
+
+def objective(low_rank: Tensor, sparse: Tensor, lam: float | Tensor) -> Tensor:
+    """Per-sample objective ``||L||_* + λ Σ_m ||S_m||_1`` for ``L [B, n, c]``, ``S [B, M, n, c]``."""
+    lam_t = torch.as_tensor(lam, dtype=sparse.dtype, device=sparse.device)
+    return nuclear_norm(low_rank) + lam_t * sparse.abs().sum(dim=(-3, -2, -1))
+
+
+# --------------------------------------------------------------------------------------------------
+# SVT through the Gram matrix
+
+
+def _gram(a: Tensor, left: bool) -> Tensor:
+    return a @ a.mT if left else a.mT @ a
+
+
+def _shrink_factor(lam: Tensor, tau: Tensor) -> Tensor:
+    """``h(λ) = max(1 − τ/√λ, 0)`` for Gram eigenvalues ``λ`` ``[b, k]`` and thresholds ``τ`` ``[b]``."""
+    return torch.clamp(1.0 - tau.unsqueeze(-1) / lam.clamp_min(0.0).sqrt(), min=0.0)
+
+
+def _apply(a: Tensor, q: Tensor, h: Tensor, left: bool) -> Tensor:
+    """``Q diag(h) Qᵀ A`` (left Gram) or ``A Q diag(h) Qᵀ`` (right Gram)."""
+    if left:
+        return (q * h.unsqueeze(-2)) @ (q.mT @ a)
+    return (a @ q) @ (q * h.unsqueeze(-2)).mT
+
+
+def _refine(g: Tensor, q: Tensor, null_level: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Newton steps refining approximate eigenvectors ``q`` of symmetric ``g`` ``[b, k, k]``.
+
+    One step (Ogita & Aishima, 2018): ``R = I − QᵀQ``, ``S = QᵀGQ``, ``λ_i = S_ii/(1 − R_ii)``,
+    ``Q ← Q (I + R/2 + T)`` with the antisymmetric rotation
+    ``T_ij = ½ atan(2 (S_ij + ½(λ_i + λ_j) R_ij) / (λ_j − λ_i))`` (the Newton correction for separated
+    eigenvalues, the Jacobi angle for close ones). Pairs with both ``λ < null_level`` are not rotated:
+    SVT maps their whole eigenspace to zero. Returns ``(q, λ, ok)``; ``ok`` marks samples whose last
+    correction was below ``_ACCEPT``.
+    """
+    b, k, _ = g.shape
+    eye = torch.eye(k, dtype=g.dtype, device=g.device)
+    lam_out = torch.empty(b, k, dtype=g.dtype, device=g.device)
+    ok = torch.zeros(b, dtype=torch.bool, device=g.device)
+    pending = torch.arange(b, device=g.device)
+    gp, qp, nullp = g, q, null_level
+    q = q.clone()
+    for step in range(_MAX_STEPS):
+        p = gp @ qp
+        qtqp = qp.mT @ torch.cat([qp, p], dim=-1)
+        r = eye - qtqp[..., :k]
+        s = qtqp[..., k:]
+        lam = torch.diagonal(s, dim1=-2, dim2=-1) / (1.0 - torch.diagonal(r, dim1=-2, dim2=-1))
+        li, lj = lam.unsqueeze(-1), lam.unsqueeze(-2)
+        num = s + 0.5 * (li + lj) * r
+        t = 0.5 * torch.atan(2.0 * num / (lj - li))
+        is_null = lam < nullp.unsqueeze(-1)
+        skip = (is_null.unsqueeze(-1) & is_null.unsqueeze(-2)) | eye.bool() | torch.isnan(t)
+        t = t.masked_fill(skip, 0.0)
+        err = torch.maximum(t.abs().amax(dim=(-2, -1)), r.abs().amax(dim=(-2, -1)))
+        if step == 0:
+            hopeless = ~(err <= _RESTART)
+        else:
+            hopeless = ~torch.isfinite(err)
+        qp = qp + qp @ (t + 0.5 * r)
+        done = err < _ACCEPT
+        finished = done | hopeless
+        q[pending] = qp
+        lam_out[pending] = lam
+        ok[pending] = done
+        if bool(finished.all()):
+            return q, lam_out, ok
+        keep = ~finished
+        pending, gp, qp, nullp = pending[keep], gp[keep], qp[keep], nullp[keep]
+    return q, lam_out, ok
+
+
+class _SVT:
+    """SVT of a batch ``A`` ``[b, n, c]`` in float64, by ``method`` (tracked eigenvectors, eigh or svd)."""
+
+    def __init__(self, method: str, n: int, c: int) -> None:
+        self.method = method
+        self.left = n <= c
+        self.q: Tensor | None = None
+        self.stats = {"calls": 0, "eigh": 0}
+
+    def keep(self, keep: Tensor) -> None:
+        if self.q is not None:
+            self.q = self.q[keep]
+
+    def __call__(self, a: Tensor, tau: Tensor) -> Tensor:
+        self.stats["calls"] += a.shape[0]
+        if self.method == "svd":
+            u, s, vh = torch.linalg.svd(a, full_matrices=False)
+            return (u * torch.clamp(s - tau.unsqueeze(-1), min=0.0).unsqueeze(-2)) @ vh
+        g = _gram(a, self.left)
+        if self.method == "eigh" or self.q is None:
+            lam, q = torch.linalg.eigh(g)
+            self.stats["eigh"] += a.shape[0]
+        else:
+            q, lam, ok = _refine(g, self.q, 0.81 * tau * tau)
+            if not bool(ok.all()):
+                bad = (~ok).nonzero().squeeze(-1)
+                lam_b, q_b = torch.linalg.eigh(g[bad])
+                lam[bad], q[bad] = lam_b, q_b
+                self.stats["eigh"] += bad.numel()
+        if self.method != "eigh":
+            self.q = q
+        return _apply(a, q, _shrink_factor(lam, tau), self.left)
+
+
+# --------------------------------------------------------------------------------------------------
+# the solver
+
+
+def _validate(x: Tensor) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"decompose expects a torch.Tensor [B, M, n, c], got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if x.ndim != 4:
+        raise ValueError(f"decompose expects X of shape [B, M, n, c] (rank 4), got shape {shape}")
+    if shape[1] < 2:
+        raise ValueError(f"decompose needs M >= 2 modalities (dim 1 of X), got shape {shape}")
+    if min(shape) == 0:
+        raise ValueError(f"decompose got an empty dimension in X of shape {shape}")
+    if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
+        raise ValueError(f"decompose expects a real floating tensor, got dtype {x.dtype} (shape {shape})")
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = (~finite).reshape(shape[0], -1).any(-1).nonzero().squeeze(-1).tolist()
+        raise ValueError(f"X of shape {shape} has non-finite values in sample(s) {bad[:10]}")
+
+
+def _resolve(
+    preset: str | None, lam: float | None, mu: float | None, max_iter: int | None, tol: float | None,
+    rho: float | None,
+) -> tuple[float | None, float | None, int, float, float]:
+    name = "paper" if preset is None else preset
+    if name not in PRESETS:
+        raise ValueError(f"unknown decomposition preset {preset!r}; choose one of {sorted(PRESETS)}")
+    p = PRESETS[name]
+    lam = p["lam"] if lam is None else lam  # type: ignore[assignment]
+    mu = p["mu"] if mu is None else mu  # type: ignore[assignment]
+    max_iter = int(p["max_iter"] if max_iter is None else max_iter)  # type: ignore[arg-type]
+    tol = float(p["tol"] if tol is None else tol)  # type: ignore[arg-type]
+    rho = float(p["rho"] if rho is None else rho)  # type: ignore[arg-type]
+    if lam is not None and not lam > 0:
+        raise ValueError(f"lam must be > 0, got {lam}")
+    if mu is not None and not mu > 0:
+        raise ValueError(f"mu must be > 0, got {mu}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    if not rho >= 1:
+        raise ValueError(f"rho must be >= 1, got {rho}")
+    return lam, mu, max_iter, tol, rho
+
+
+def _spectral_norm(x: Tensor) -> Tensor:
+    """``max_m ||X_m||_2`` per sample (float64), from the eigenvalues of the small Gram matrices."""
+    x64 = x.to(torch.float64)
+    left = x.shape[-2] <= x.shape[-1]
+    g = x64 @ x64.mT if left else x64.mT @ x64
+    return torch.linalg.eigvalsh(g)[..., -1].clamp_min(0.0).sqrt().amax(dim=-1)
+
+
+def decompose(
+    X: Tensor,
+    *,
+    lam: float | None = None,
+    mu: float | None = None,
+    max_iter: int | None = None,
+    tol: float | None = None,
+    preset: str | None = None,
+    rho: float | None = None,
+    mu_max: float = 1e7,
+    svt_compat: bool = False,
+    dtype: torch.dtype | None = None,
+    svt: SvtMethod = "auto",
+) -> DecompositionResult:
+    """Decompose ``X`` ``[B, M, n, c]`` into ``L + S_m`` per sample (see the module docstring).
+
+    ``preset``: ``"paper"`` (default; λ = 1, μ = 10 fixed, 3000 iterations, tol 1e-6, as the paper) or
+    ``"fast"`` (inexact ALM: μ0 = 1.25 / max_m ||X_m||_2, ×ρ = 1.5 per iteration up to ``mu_max``,
+    λ = 1/√max(n, c), 500 iterations, tol 1e-7). Explicit ``lam``, ``mu``, ``max_iter``, ``tol``, ``rho``
+    override the preset. Duals start at zero. ``svt_compat`` thresholds L at 1/μ (the official code)
+    instead of the exact 1/(Mμ). ``dtype`` (float32 or float64; default: X's floating dtype) is the
+    compute and output dtype; the SVT itself runs in float64. ``svt``: ``"auto"``/``"tracked"``
+    (tracked Gram eigenvectors), ``"eigh"`` (fresh Gram eigendecomposition every iteration) or
+    ``"svd"`` (batched ``torch.linalg.svd``); all give the same result to rounding.
+    """
+    _validate(X)
+    lam_v, mu_v, max_iter_v, tol_v, rho_v = _resolve(preset, lam, mu, max_iter, tol, rho)
+    if dtype is None:
+        dtype = X.dtype if X.dtype in (torch.float32, torch.float64) else torch.float32
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    if svt not in ("auto", "tracked", "eigh", "svd"):
+        raise ValueError(f"svt must be one of auto, tracked, eigh, svd; got {svt!r}")
+    method = "tracked" if svt == "auto" else svt
+    if not mu_max > 0:
+        raise ValueError(f"mu_max must be > 0, got {mu_max}")
+
+    x = X.to(dtype)
+    b, m, n, c = x.shape
+    lam_f = float(lam_v) if lam_v is not None else 1.0 / math.sqrt(max(n, c))
+    if mu_v is not None:
+        mu0 = torch.full((b,), float(mu_v), dtype=torch.float64, device=x.device)
+    else:
+        mu0 = 1.25 / _spectral_norm(x).clamp_min(torch.finfo(torch.float64).tiny)
+
+    out = DecompositionResult(
+        low_rank=torch.empty(b, n, c, dtype=dtype, device=x.device),
+        sparse=torch.empty(b, m, n, c, dtype=dtype, device=x.device),
+        iterations=torch.empty(b, dtype=torch.int64, device=x.device),
+        residual=torch.empty(b, dtype=dtype, device=x.device),
+        converged=torch.empty(b, dtype=torch.bool, device=x.device),
+    )
+    if x.device.type == "cpu":
+        chunk = max(1, min(b, _CHUNK_BYTES // (3 * m * n * c * x.element_size())))
+    else:
+        chunk = b
+    for start in range(0, b, chunk):
+        sl = slice(start, min(b, start + chunk))
+        _solve(x[sl], mu0[sl], out, start, lam=lam_f, rho=rho_v, mu_max=float(mu_max),
+               max_iter=max_iter_v, tol=tol_v, compat=svt_compat, method=method)
+    return out
+
+
+def _solve(
+    x: Tensor, mu: Tensor, out: DecompositionResult, offset: int, *, lam: float, rho: float,
+    mu_max: float, max_iter: int, tol: float, compat: bool, method: str,
+) -> None:
+    """Run the ALM on one chunk, writing each sample's result into ``out`` when it stops."""
+    b, m, n, c = x.shape
+    dtype = x.dtype
+    x = x.contiguous()
+    idx = torch.arange(offset, offset + b, device=x.device)
+    x_norm = torch.linalg.vector_norm(x, dim=(-2, -1)).clamp_min(torch.finfo(dtype).tiny)
+    w = x.clone()  # W_m = X_m + Y_m/μ
+    buf = torch.empty_like(x)
+    low = torch.zeros(b, n, c, dtype=dtype, device=x.device)
+    mu = mu.clone()
+    svt = _SVT(method, n, c)
+    inv_m = 1.0 / m
+    for it in range(1, max_iter + 1):
+        theta = (lam / mu).to(dtype).view(-1, 1, 1, 1)
+        tau = (1.0 / mu) if compat else (inv_m / mu)
+        # C = clamp(W − L, ±λ/μ) = X − S + Y/μ − L
+        torch.sub(w, low.unsqueeze(1), out=buf)
+        buf.clamp_(min=-theta, max=theta)
+        a = buf.sum(dim=1).mul_(inv_m).add_(low)
+        new_low = svt(a.to(torch.float64), tau).to(dtype)
+        # W' (before rescaling) = X + C + (L − L') = W + R
+        buf.add_(x).add_((low - new_low).unsqueeze(1))
+        w.sub_(buf)  # −R
+        residual = (torch.linalg.vector_norm(w, dim=(-2, -1)) / x_norm).amax(dim=1)
+        low = new_low
+        if rho != 1.0:
+            mu_next = torch.clamp(mu * rho, max=mu_max)
+            buf.mul_((mu / mu_next).to(dtype).view(-1, 1, 1, 1))
+            mu = mu_next
+        w, buf = buf, w  # buf now holds −R
+        done = residual < tol
+        if it == max_iter:
+            done = torch.ones_like(done)
+        if bool(done.any()):
+            sel = done.nonzero().squeeze(-1)
+            dst = idx[sel]
+            # S = X − L − R
+            out.sparse[dst] = x[sel] - low[sel].unsqueeze(1) + buf[sel]
+            out.low_rank[dst] = low[sel]
+            out.iterations[dst] = it
+            out.residual[dst] = residual[sel]
+            out.converged[dst] = residual[sel] < tol
+            keep = ~done
+            if not bool(keep.any()):
+                return
+            x, w, low, mu, x_norm, idx = x[keep], w[keep], low[keep], mu[keep], x_norm[keep], idx[keep]
+            buf = torch.empty_like(x)
+            svt.keep(keep)

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--out", default=None, help="folder for diagnostics.{json,png} (default: beside the checkpoint)")
 
+    p = sub.add_parser("report", help="turn a run or benchmark folder into report.md and report.html")
+    p.add_argument("results_dir")
+
     sub.add_parser("list", help="list models, datasets and objectives")
 
     p = sub.add_parser("benchmark", help="run a grid of models × datasets × seeds and write one table")
@@ -180,6 +183,12 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
             report = api.diagnose(args.checkpoint, args.data, split=args.split, data_root=args.data_root, out_dir=out)
             print(json.dumps(report, indent=2))
             print(f"wrote {out / 'diagnostics.json'} and {out / 'diagnostics.png'}")
+        return 0
+    if command == "report":
+        from mmaffect.training.report import build_report
+
+        path = build_report(args.results_dir)
+        print(f"wrote {path} and {path.with_suffix('.html')}")
         return 0
     if command == "list":
         from mmaffect.data.registry import DATASETS

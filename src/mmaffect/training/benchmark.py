@@ -112,6 +112,7 @@ def run_benchmark(spec: BenchmarkSpec, *, jobs: int = 1, log=print) -> Path:
         for cell, directory in todo:
             log(f"run: {cell.name}")
             _run_cell(cell, spec.seeds, spec.data_root, directory, 0)
+            write_table(spec, out)  # the table grows as cells finish
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -119,6 +120,7 @@ def run_benchmark(spec: BenchmarkSpec, *, jobs: int = 1, log=print) -> Path:
             for future, cell in futures.items():
                 future.result()
                 log(f"done: {cell.name}")
+                write_table(spec, out)
     write_table(spec, out)
     return out
 

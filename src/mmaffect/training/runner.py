@@ -75,5 +75,5 @@ def run_training(config: RunConfig, bundle: DatasetBundle, out_dir: str | Path |
                                 best_seed_dir=best.directory.name, extra=extra)
     atomic_write_text(directory / "environment.json", json.dumps(describe_environment(), indent=2))
     plot_learning_curves({f"seed {r.seed}": r.history for r in results}, directory / "learning_curve.png",
-                         ["train/loss", "val/loss", f"val/{monitor}"])
+                         ["train/loss", *(["val/loss"] if monitor != "mae" else []), f"val/{monitor}"])
     return RunResult(directory, summary, results)

@@ -176,10 +176,14 @@ def plot_bars(rows: list[tuple[CellSpec, dict[str, Any]]], metrics: list[str], p
     import matplotlib.pyplot as plt
 
     names = [cell.name for cell, _ in rows]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(3.2 * len(metrics), 6), 0.35 * len(names) + 2.2),
+    ncols = min(4, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 2.5, (0.3 * len(names) + 1.2) * nrows),
                              squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
     colors = plt.cm.tab10.colors
-    for ax, metric in zip(axes[0], metrics):
+    for index, (ax, metric) in enumerate(zip(axes.flat, metrics)):
         means = [s["metrics"].get(metric, {}).get("mean", float("nan")) for _, s in rows]
         stds = [s["metrics"].get(metric, {}).get("std", 0.0) for _, s in rows]
         ax.barh(range(len(names)), means, xerr=stds, color=[colors[i % 10] for i in range(len(names))],
@@ -190,7 +194,7 @@ def plot_bars(rows: list[tuple[CellSpec, dict[str, Any]]], metrics: list[str], p
             pad = max((hi - lo) * 0.6, 0.02)
             ax.set_xlim(max(lo - pad, 0) if metric != "corr" else lo - pad, hi + pad)
         ax.set_yticks(range(len(names)))
-        ax.set_yticklabels(names if ax is axes[0][0] else [], fontsize=8)
+        ax.set_yticklabels(names if index % ncols == 0 else [], fontsize=8)
         ax.invert_yaxis()
         arrow = "↓" if METRIC_DIRECTIONS.get(metric) == "min" else "↑"
         ax.set_title(f"{metric} {arrow}")

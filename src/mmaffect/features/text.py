@@ -46,7 +46,8 @@ class TextEncoder:
 
             self.model = SentenceTransformer(self.path, device=self.device)
             self.model.max_seq_length = max_tokens
-            self.dim = int(self.model.get_sentence_embedding_dimension())
+            get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+            self.dim = int(get_dim())
         else:
             from transformers import AutoModel, AutoTokenizer
 

@@ -25,17 +25,15 @@ Implementation (all of it computes the iteration above, to rounding):
   ``W' = X + C + (L − L')`` (times ``μ/μ'`` when μ grows), ``R = W' − W``;
 - SVT through the ``k×k`` Gram matrix (``k = min(n, c)``), in float64: with ``G = AAᵀ = QΛQᵀ``,
   ``SVT(A, t) = Q h(Λ) Qᵀ A`` where ``h(λ) = max(1 − t/√λ, 0)``;
-- the eigenvectors ``Q`` are tracked across iterations: the previous ``Q`` is refined for the new ``G``
-  by a few Newton steps of Ogita–Aishima type (matrix products only, quadratic convergence), with
-  exact ``torch.linalg.eigh`` for the first iteration and for any sample whose refinement does not
-  converge;
-- samples that converge leave the working batch at once (their results are final), and on CPU the
-  batch is processed in cache-sized chunks.
+- samples that converge leave the working batch at once (their results are final); on CPU the batch
+  is processed in cache-sized chunks by ``torch.get_num_threads()`` single-threaded workers (small
+  per-op tensors gain nothing from intra-op threads, and lose a lot on a busy machine).
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,7 +50,7 @@ __all__ = [
     "soft_threshold",
 ]
 
-SvtMethod = Literal["auto", "tracked", "eigh", "svd"]
+SvtMethod = Literal["auto", "eigh", "svd"]
 
 PRESETS: dict[str, dict[str, float | int | None]] = {
     # the paper's settings: fixed penalty
@@ -62,14 +60,8 @@ PRESETS: dict[str, dict[str, float | int | None]] = {
     "fast": {"lam": None, "mu": None, "max_iter": 500, "tol": 1e-7, "rho": 1.5},
 }
 
-# tracked eigenvectors: a refinement step whose largest relevant rotation / orthogonality defect is
-# below _ACCEPT leaves an error of about _ACCEPT² (quadratic convergence); starts worse than _RESTART
-# go straight to eigh, as do samples still above _ACCEPT after _MAX_STEPS steps.
-_ACCEPT = 1e-7
-_RESTART = 0.25
-_MAX_STEPS = 5
 # CPU working-set target per chunk (bytes), so that the per-iteration passes stay in cache
-_CHUNK_BYTES = 4 << 20
+_CHUNK_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -94,8 +86,6 @@ class DecompositionResult:
 
 def soft_threshold(x: Tensor, tau: float | Tensor) -> Tensor:
     """Elementwise shrinkage ``sign(x) max(|x| − τ, 0) = x − clamp(x, −τ, τ)`` (prox of ``τ||·||_1``)."""
-    if isinstance(tau, Tensor):
-        return x - torch.clamp(x, min=-tau, max=tau)
     return x - torch.clamp(x, min=-tau, max=tau)
 
 
@@ -106,8 +96,7 @@ def singular_value_threshold(a: Tensor, tau: float | Tensor) -> Tensor:
     """
     u, s, vh = torch.linalg.svd(a, full_matrices=False)
     tau_t = torch.as_tensor(tau, dtype=s.dtype, device=s.device)
-    s = torch.clamp(s - tau_t.unsqueeze(-1) if tau_t.ndim else s - tau_t, min=0)
-    return (u * s.unsqueeze(-2)) @ vh
+    return (u * torch.clamp(s - tau_t[..., None], min=0.0).unsqueeze(-2)) @ vh
 
 
 def nuclear_norm(a: Tensor) -> Tensor:
@@ -131,94 +120,31 @@ def _gram(a: Tensor, left: bool) -> Tensor:
 
 def _shrink_factor(lam: Tensor, tau: Tensor) -> Tensor:
     """``h(λ) = max(1 − τ/√λ, 0)`` for Gram eigenvalues ``λ`` ``[b, k]`` and thresholds ``τ`` ``[b]``."""
-    return torch.clamp(1.0 - tau.unsqueeze(-1) / lam.clamp_min(0.0).sqrt(), min=0.0)
+    return lam.clamp_min(torch.finfo(lam.dtype).tiny).rsqrt_().mul_(-tau.unsqueeze(-1)).add_(1.0).clamp_(min=0.0)
 
 
 def _apply(a: Tensor, q: Tensor, h: Tensor, left: bool) -> Tensor:
-    """``Q diag(h) Qᵀ A`` (left Gram) or ``A Q diag(h) Qᵀ`` (right Gram)."""
-    if left:
-        return (q * h.unsqueeze(-2)) @ (q.mT @ a)
-    return (a @ q) @ (q * h.unsqueeze(-2)).mT
-
-
-def _refine(g: Tensor, q: Tensor, null_level: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Newton steps refining approximate eigenvectors ``q`` of symmetric ``g`` ``[b, k, k]``.
-
-    One step (Ogita & Aishima, 2018): ``R = I − QᵀQ``, ``S = QᵀGQ``, ``λ_i = S_ii/(1 − R_ii)``,
-    ``Q ← Q (I + R/2 + T)`` with the antisymmetric rotation
-    ``T_ij = ½ atan(2 (S_ij + ½(λ_i + λ_j) R_ij) / (λ_j − λ_i))`` (the Newton correction for separated
-    eigenvalues, the Jacobi angle for close ones). Pairs with both ``λ < null_level`` are not rotated:
-    SVT maps their whole eigenspace to zero. Returns ``(q, λ, ok)``; ``ok`` marks samples whose last
-    correction was below ``_ACCEPT``.
-    """
-    b, k, _ = g.shape
-    eye = torch.eye(k, dtype=g.dtype, device=g.device)
-    lam_out = torch.empty(b, k, dtype=g.dtype, device=g.device)
-    ok = torch.zeros(b, dtype=torch.bool, device=g.device)
-    pending = torch.arange(b, device=g.device)
-    gp, qp, nullp = g, q, null_level
-    q = q.clone()
-    for step in range(_MAX_STEPS):
-        p = gp @ qp
-        qtqp = qp.mT @ torch.cat([qp, p], dim=-1)
-        r = eye - qtqp[..., :k]
-        s = qtqp[..., k:]
-        lam = torch.diagonal(s, dim1=-2, dim2=-1) / (1.0 - torch.diagonal(r, dim1=-2, dim2=-1))
-        li, lj = lam.unsqueeze(-1), lam.unsqueeze(-2)
-        num = s + 0.5 * (li + lj) * r
-        t = 0.5 * torch.atan(2.0 * num / (lj - li))
-        is_null = lam < nullp.unsqueeze(-1)
-        skip = (is_null.unsqueeze(-1) & is_null.unsqueeze(-2)) | eye.bool() | torch.isnan(t)
-        t = t.masked_fill(skip, 0.0)
-        err = torch.maximum(t.abs().amax(dim=(-2, -1)), r.abs().amax(dim=(-2, -1)))
-        if step == 0:
-            hopeless = ~(err <= _RESTART)
-        else:
-            hopeless = ~torch.isfinite(err)
-        qp = qp + qp @ (t + 0.5 * r)
-        done = err < _ACCEPT
-        finished = done | hopeless
-        q[pending] = qp
-        lam_out[pending] = lam
-        ok[pending] = done
-        if bool(finished.all()):
-            return q, lam_out, ok
-        keep = ~finished
-        pending, gp, qp, nullp = pending[keep], gp[keep], qp[keep], nullp[keep]
-    return q, lam_out, ok
+    """``(Q diag(h) Qᵀ) A`` (left Gram) or ``A (Q diag(h) Qᵀ)`` (right Gram)."""
+    p = (q * h.unsqueeze(-2)) @ q.mT
+    return p @ a if left else a @ p
 
 
 class _SVT:
-    """SVT of a batch ``A`` ``[b, n, c]`` in float64, by ``method`` (tracked eigenvectors, eigh or svd)."""
+    """``SVT(A, τ)`` for a batch ``A`` ``[b, n, c]`` (float64) with per-sample ``τ`` ``[b]``.
+
+    ``eigh``: eigendecomposition of the ``k×k`` Gram matrix, ``SVT(A, τ) = Q h(Λ) Qᵀ A`` (or
+    ``A Q h(Λ) Qᵀ``), about 3× cheaper than ``svd`` at n = 49; ``svd``: ``U max(Σ − τ, 0) Vᵀ``.
+    """
 
     def __init__(self, method: str, n: int, c: int) -> None:
         self.method = method
         self.left = n <= c
-        self.q: Tensor | None = None
-        self.stats = {"calls": 0, "eigh": 0}
-
-    def keep(self, keep: Tensor) -> None:
-        if self.q is not None:
-            self.q = self.q[keep]
 
     def __call__(self, a: Tensor, tau: Tensor) -> Tensor:
-        self.stats["calls"] += a.shape[0]
         if self.method == "svd":
             u, s, vh = torch.linalg.svd(a, full_matrices=False)
             return (u * torch.clamp(s - tau.unsqueeze(-1), min=0.0).unsqueeze(-2)) @ vh
-        g = _gram(a, self.left)
-        if self.method == "eigh" or self.q is None:
-            lam, q = torch.linalg.eigh(g)
-            self.stats["eigh"] += a.shape[0]
-        else:
-            q, lam, ok = _refine(g, self.q, 0.81 * tau * tau)
-            if not bool(ok.all()):
-                bad = (~ok).nonzero().squeeze(-1)
-                lam_b, q_b = torch.linalg.eigh(g[bad])
-                lam[bad], q[bad] = lam_b, q_b
-                self.stats["eigh"] += bad.numel()
-        if self.method != "eigh":
-            self.q = q
+        lam, q = torch.linalg.eigh(_gram(a, self.left))
         return _apply(a, q, _shrink_factor(lam, tau), self.left)
 
 
@@ -299,9 +225,9 @@ def decompose(
     λ = 1/√max(n, c), 500 iterations, tol 1e-7). Explicit ``lam``, ``mu``, ``max_iter``, ``tol``, ``rho``
     override the preset. Duals start at zero. ``svt_compat`` thresholds L at 1/μ (the official code)
     instead of the exact 1/(Mμ). ``dtype`` (float32 or float64; default: X's floating dtype) is the
-    compute and output dtype; the SVT itself runs in float64. ``svt``: ``"auto"``/``"tracked"``
-    (tracked Gram eigenvectors), ``"eigh"`` (fresh Gram eigendecomposition every iteration) or
-    ``"svd"`` (batched ``torch.linalg.svd``); all give the same result to rounding.
+    compute and output dtype; the SVT itself runs in float64. ``svt``: ``"auto"``/``"eigh"`` (Gram
+    eigendecomposition) or ``"svd"`` (batched ``torch.linalg.svd``); both give the same result to
+    rounding.
     """
     _validate(X)
     lam_v, mu_v, max_iter_v, tol_v, rho_v = _resolve(preset, lam, mu, max_iter, tol, rho)
@@ -309,9 +235,9 @@ def decompose(
         dtype = X.dtype if X.dtype in (torch.float32, torch.float64) else torch.float32
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    if svt not in ("auto", "tracked", "eigh", "svd"):
-        raise ValueError(f"svt must be one of auto, tracked, eigh, svd; got {svt!r}")
-    method = "tracked" if svt == "auto" else svt
+    if svt not in ("auto", "eigh", "svd"):
+        raise ValueError(f"svt must be one of auto, eigh, svd; got {svt!r}")
+    method = "eigh" if svt == "auto" else svt
     if not mu_max > 0:
         raise ValueError(f"mu_max must be > 0, got {mu_max}")
 
@@ -330,66 +256,87 @@ def decompose(
         residual=torch.empty(b, dtype=dtype, device=x.device),
         converged=torch.empty(b, dtype=torch.bool, device=x.device),
     )
-    if x.device.type == "cpu":
-        chunk = max(1, min(b, _CHUNK_BYTES // (3 * m * n * c * x.element_size())))
-    else:
-        chunk = b
-    for start in range(0, b, chunk):
-        sl = slice(start, min(b, start + chunk))
-        _solve(x[sl], mu0[sl], out, start, lam=lam_f, rho=rho_v, mu_max=float(mu_max),
-               max_iter=max_iter_v, tol=tol_v, compat=svt_compat, method=method)
+    kw = dict(lam=lam_f, rho=rho_v, mu_max=float(mu_max), max_iter=max_iter_v, tol=tol_v,
+              compat=svt_compat, method=method)
+    if x.device.type != "cpu":
+        _solve(x, mu0, out, **kw)
+        return out
+    # CPU: cache-sized chunks, solved by single-threaded workers (one per intra-op thread)
+    chunk = max(1, min(b, _CHUNK_BYTES // (3 * m * n * c * x.element_size())))
+    slices = [slice(i, min(b, i + chunk)) for i in range(0, b, chunk)]
+    workers = max(1, min(torch.get_num_threads(), len(slices)))
+
+    def run(sl: slice) -> None:
+        part = DecompositionResult(*(getattr(out, f)[sl] for f in DecompositionResult.__dataclass_fields__))
+        _solve(x[sl], mu0[sl], part, **kw)
+
+    threads = torch.get_num_threads()
+    try:
+        with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            list(pool.map(run, slices))
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
 def _solve(
-    x: Tensor, mu: Tensor, out: DecompositionResult, offset: int, *, lam: float, rho: float,
+    x: Tensor, mu: Tensor, out: DecompositionResult, *, lam: float, rho: float,
     mu_max: float, max_iter: int, tol: float, compat: bool, method: str,
 ) -> None:
     """Run the ALM on one chunk, writing each sample's result into ``out`` when it stops."""
     b, m, n, c = x.shape
     dtype = x.dtype
     x = x.contiguous()
-    idx = torch.arange(offset, offset + b, device=x.device)
-    x_norm = torch.linalg.vector_norm(x, dim=(-2, -1)).clamp_min(torch.finfo(dtype).tiny)
+    idx = torch.arange(b, device=x.device)
+    x_norm = torch.linalg.vector_norm(x, dim=(-2, -1)).clamp_min(torch.finfo(dtype).tiny)  # [b, M]
+    stop_norm = tol * x_norm
     w = x.clone()  # W_m = X_m + Y_m/μ
     buf = torch.empty_like(x)
     low = torch.zeros(b, n, c, dtype=dtype, device=x.device)
     mu = mu.clone()
     svt = _SVT(method, n, c)
     inv_m = 1.0 / m
+    tau_scale = 1.0 if compat else inv_m
+
+    def thresholds(mu: Tensor) -> tuple[Tensor, Tensor]:
+        return (lam / mu).to(dtype).view(-1, 1, 1, 1), tau_scale / mu
+
+    theta, tau = thresholds(mu)
     for it in range(1, max_iter + 1):
-        theta = (lam / mu).to(dtype).view(-1, 1, 1, 1)
-        tau = (1.0 / mu) if compat else (inv_m / mu)
-        # C = clamp(W − L, ±λ/μ) = X − S + Y/μ − L
+        # C = clamp(W − L, ±λ/μ) = X − S + Y/μ − L ;  A = L + mean_m C
         torch.sub(w, low.unsqueeze(1), out=buf)
         buf.clamp_(min=-theta, max=theta)
-        a = buf.sum(dim=1).mul_(inv_m).add_(low)
+        a = torch.add(low, buf.sum(dim=1), alpha=inv_m)
         new_low = svt(a.to(torch.float64), tau).to(dtype)
-        # W' (before rescaling) = X + C + (L − L') = W + R
-        buf.add_(x).add_((low - new_low).unsqueeze(1))
-        w.sub_(buf)  # −R
-        residual = (torch.linalg.vector_norm(w, dim=(-2, -1)) / x_norm).amax(dim=1)
+        # W + R = X + C + (L − L')
+        buf.add_(x).add_(low.sub_(new_low).unsqueeze(1))
         low = new_low
+        w.sub_(buf)  # −R
+        r_norm = torch.linalg.vector_norm(w, dim=(-2, -1))  # [b, M]
         if rho != 1.0:
+            # W' = X + Y'/μ' = X + (μ/μ')(W + R − X)
             mu_next = torch.clamp(mu * rho, max=mu_max)
-            buf.mul_((mu / mu_next).to(dtype).view(-1, 1, 1, 1))
+            ratio = (mu / mu_next).to(dtype).view(-1, 1, 1, 1)
+            buf.mul_(ratio).addcmul_(x, 1.0 - ratio)
             mu = mu_next
+            theta, tau = thresholds(mu)
         w, buf = buf, w  # buf now holds −R
-        done = residual < tol
+        done = (r_norm < stop_norm).all(dim=1)
         if it == max_iter:
             done = torch.ones_like(done)
         if bool(done.any()):
             sel = done.nonzero().squeeze(-1)
             dst = idx[sel]
+            residual = (r_norm[sel] / x_norm[sel]).amax(dim=1)
             # S = X − L − R
             out.sparse[dst] = x[sel] - low[sel].unsqueeze(1) + buf[sel]
             out.low_rank[dst] = low[sel]
             out.iterations[dst] = it
-            out.residual[dst] = residual[sel]
-            out.converged[dst] = residual[sel] < tol
+            out.residual[dst] = residual
+            out.converged[dst] = residual < tol
             keep = ~done
             if not bool(keep.any()):
                 return
-            x, w, low, mu, x_norm, idx = x[keep], w[keep], low[keep], mu[keep], x_norm[keep], idx[keep]
+            x, w, low, mu, idx = x[keep], w[keep], low[keep], mu[keep], idx[keep]
+            x_norm, stop_norm, theta, tau = x_norm[keep], stop_norm[keep], theta[keep], tau[keep]
             buf = torch.empty_like(x)
-            svt.keep(keep)

@@ -1,4 +1,4 @@
-"""The ``mmaffect`` command line: train, evaluate, predict, list, convert, extract, describe."""
+"""The ``mmaffect`` command line: train, evaluate, predict, list, convert, extract, decompose, describe."""
 
 from __future__ import annotations
 
@@ -79,18 +79,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir")
     p.add_argument("--name", default=None)
 
-    p = sub.add_parser("extract", help="add a text-embedding modality computed from raw_text")
+    p = sub.add_parser("extract", help="add a text-embedding modality (or, with --encoder-kind clip, image and "
+                                       "text token matrices of a CLIP model)")
     p.add_argument("dataset", help="native dataset directory (created from a pickle with --from)")
     p.add_argument("--from", dest="source", default=None, help="pickle or dataset name to convert first")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--encoder", default="all-MiniLM-L6-v2", help="sentence-transformers / transformers path or name")
-    p.add_argument("--name", default="text_minilm", help="name of the new modality")
+    p.add_argument("--encoder", default=None,
+                   help="sentence-transformers / transformers path or name (text default: all-MiniLM-L6-v2; "
+                        "clip: a CLIPModel path or name)")
+    p.add_argument("--name", default=None, help="name of the new modality (text default: text_minilm; "
+                                                "clip: prefix of <name>_image and <name>_text, default clip)")
     p.add_argument("--pooling", choices=["mean", "tokens"], default="mean")
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--field", default="raw_text",
                    help="text to encode: raw_text or a named text field (e.g. attributes); a+b joins fields "
                         "with the encoder's separator token")
+    p.add_argument("--encoder-kind", choices=["text", "clip"], default="text",
+                   help="clip: image patch tokens and text token states of a CLIP model as two [n, c] matrices")
+    p.add_argument("--images-dir", default=None, help="clip: folder the image paths are relative to")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="clip: leave samples with a missing/unreadable image without one (counted) instead of failing")
+    p.add_argument("--rows", type=int, default=49, help="clip: rows n of the token matrices")
+    p.add_argument("--columns", type=int, default=64, help="clip: columns c (groups of projected dims averaged)")
+
+    p = sub.add_parser("decompose", help="add the joint low-rank + sparse decomposition (rd) as modalities")
+    p.add_argument("dataset", help="native dataset directory")
+    p.add_argument("--modalities", nargs="+", default=None, help="the M >= 2 modalities (default: all)")
+    p.add_argument("--rows", type=int, default=49, help="rows n (real rows repeated or truncated)")
+    p.add_argument("--columns", type=int, default=64, help="columns c (groups of dimensions averaged)")
+    p.add_argument("--row-fit", choices=["repeat", "pad"], default="repeat")
+    p.add_argument("--preset", choices=["fast", "paper"], default="fast")
+    p.add_argument("--lam", type=float, default=None)
+    p.add_argument("--max-iter", type=int, default=None)
+    p.add_argument("--svt-compat", action="store_true", help="threshold L at 1/mu as the official code")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
 
     p = sub.add_parser("describe", help="describe images as text (ocr, visual_scene, cross_modal, reasoning)")
     p.add_argument("data", help="dataset name, native dataset directory, or manifest (.csv/.tsv/.jsonl)")
@@ -225,12 +249,34 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
         write_native(bundle, Path(args.out_dir))
         print(f"wrote {bundle.name} ({', '.join(f'{k}: {len(v)}' for k, v in bundle.splits.items())}) to {args.out_dir}")
         return 0
+    if command == "extract" and args.encoder_kind == "clip":
+        from mmaffect.features.image_text import extract_image_text
+
+        if not args.encoder:
+            raise ValueError("--encoder-kind clip needs --encoder (a CLIPModel path or name)")
+        extract_image_text(Path(args.dataset), encoder=args.encoder, images_dir=args.images_dir,
+                           name=args.name or "clip", field=args.field, rows=args.rows, columns=args.columns,
+                           batch_size=args.batch_size, skip_missing=args.skip_missing, source=args.source,
+                           data_root=args.data_root)
+        return 0
     if command == "extract":
         from mmaffect.features.extract import extract_text_modality
 
-        extract_text_modality(Path(args.dataset), encoder=args.encoder, name=args.name, pooling=args.pooling,
+        extract_text_modality(Path(args.dataset), encoder=args.encoder or "all-MiniLM-L6-v2",
+                              name=args.name or "text_minilm", pooling=args.pooling,
                               max_tokens=args.max_tokens, batch_size=args.batch_size, source=args.source,
                               data_root=args.data_root, field=args.field)
+        return 0
+    if command == "decompose":
+        from mmaffect.features.decompose import decompose_dataset
+
+        report = decompose_dataset(Path(args.dataset), modalities=args.modalities, rows=args.rows,
+                                   columns=args.columns, row_fit=args.row_fit, preset=args.preset, lam=args.lam,
+                                   max_iter=args.max_iter, svt_compat=args.svt_compat, batch_size=args.batch_size,
+                                   device=args.device)
+        if report:
+            print(json.dumps(report["splits"], indent=2))
+            print(f"added {', '.join(report['outputs'])} to {args.dataset}")
         return 0
     if command == "describe":
         from mmaffect.features.describe import describe_command

@@ -23,10 +23,12 @@ class InputStandardizer(nn.Module):
         self.modalities = list(dims)
 
     @torch.no_grad()
-    def fit(self, features: dict[str, np.ndarray], lengths: dict[str, np.ndarray], chunk: int = 4096) -> None:
-        """Masked mean and standard deviation per dimension, accumulated in float64 over row chunks."""
+    def fit(self, features: dict[str, np.ndarray], lengths: dict[str, np.ndarray], budget_bytes: int = 64 << 20) -> None:
+        """Masked mean and standard deviation per dimension, accumulated in float64 over row chunks of
+        at most ``budget_bytes`` each, so memory-mapped features are never loaded whole."""
         for m in self.modalities:
             arr, length = features[m], np.asarray(lengths[m])
+            chunk = max(1, budget_bytes // (8 * int(np.prod(arr.shape[1:]))))
             total = np.zeros(arr.shape[-1]); total_sq = np.zeros(arr.shape[-1]); count = 0
             for start in range(0, len(arr), chunk):
                 x = np.asarray(arr[start:start + chunk], dtype=np.float64)

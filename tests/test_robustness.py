@@ -59,3 +59,11 @@ def test_linear_cka_reference():
     hsic = lambda a, b: np.trace(a @ b)  # noqa: E731
     assert linear_cka(x, y) == pytest.approx(hsic(kx, ky) / np.sqrt(hsic(kx, kx) * hsic(ky, ky)))
     assert mean_cosine(x, -x) == pytest.approx(-1.0)
+
+
+def test_decalign_diagnostics_report_transport_entropy(tmp_path):
+    bundle = make_synthetic(sizes=(120, 40, 60), seed=2)
+    run = api.train("decalign", bundle, seeds=[1], out_dir=tmp_path / "da",
+                    overrides=["optim.max_epochs=1", "model.num_layers=1", "model.num_heads=4"])
+    report = api.diagnose(run.directory, bundle)["model"]
+    assert 0 < report["ot_plan_entropy"] <= report["independent_coupling_entropy"] + 1e-9

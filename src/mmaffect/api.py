@@ -118,7 +118,8 @@ def diagnose(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBund
     from mmaffect.training.diagnostics import alignment_diagnostics, write_diagnostics
 
     ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
-    report = alignment_diagnostics(predict_split(ckpt.predictor, part, ckpt.task, keep_pooled=True))
+    report = alignment_diagnostics(predict_split(ckpt.predictor, part, ckpt.task, keep_pooled=True),
+                                   model_name=ckpt.description["model"])
     if out_dir is not None:
         write_diagnostics(report, Path(out_dir))
     return report

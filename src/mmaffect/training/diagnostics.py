@@ -29,7 +29,28 @@ def mean_cosine(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((x * y).sum(1) / np.maximum(nx, 1e-12)))
 
 
-def alignment_diagnostics(pred: SplitPredictions) -> dict:
+def transport_plan_entropy(pooled: dict[str, np.ndarray], num_prototypes: int = 7, eps: float = 0.1) -> dict:
+    """DecAlign's prototype transport on a whole split: per-modality GMMs on the time-mean specific
+    features, the multi-marginal entropic plan between their prototypes, and its entropy
+    ``H(P) = −Σ P log P`` beside the entropy of the independent coupling ``⊗_m ν_m`` (the maximum)."""
+    import torch
+
+    from mmaffect.objectives.decalign import HeterogeneousAlignment
+    from mmaffect.types import ModelOutput
+
+    objective = HeterogeneousAlignment(num_prototypes=num_prototypes, eps=eps)
+    specific = {m: torch.from_numpy(np.asarray(v, dtype=np.float32)) for m, v in pooled.items()}
+    with torch.no_grad():
+        objective(ModelOutput(torch.zeros(1), {"specific": specific}), None)
+    plan = objective.last["plan"].double()
+    entropy = float(-(plan * plan.clamp_min(1e-300).log()).sum())
+    independent = sum(float(-(nu.double() * nu.double().clamp_min(1e-300).log()).sum())
+                      for nu in objective.last["marginals"].values())
+    return {"ot_plan_entropy": entropy, "independent_coupling_entropy": independent,
+            "ot_plan_entropy_ratio": entropy / independent if independent > 0 else float("nan")}
+
+
+def alignment_diagnostics(pred: SplitPredictions, model_name: str | None = None) -> dict:
     from mmaffect.metrics.retrieval import alignment_score
 
     pooled = pred.pooled
@@ -46,6 +67,8 @@ def alignment_diagnostics(pred: SplitPredictions) -> dict:
         value = np.asarray(value, dtype=float)
         model_diag[key] = ({"mean": float(value.mean())} if value.ndim == 1
                            else {"mean": value.reshape(len(value), -1).mean(0).tolist()})
+    if model_name == "decalign" and len(pooled) >= 2:
+        model_diag.update(transport_plan_entropy(pooled))
     out["model"] = model_diag
     return out
 

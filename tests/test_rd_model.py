@@ -283,3 +283,10 @@ def test_trains_with_the_generic_trainer(tmp_path):
 
     result = predict(run.directory, bundle)
     assert np.allclose(result.scores.sum(1), 1.0, atol=1e-5)
+
+
+def test_gguf_files_load_from_their_folder():
+    from mmaffect.models.rd_llm import _pretrained_args
+
+    assert _pretrained_args("/models/gemma/gemma-3-270m.gguf") == ("/models/gemma", {"gguf_file": "gemma-3-270m.gguf"})
+    assert _pretrained_args("/models/gpt2") == ("/models/gpt2",)

@@ -47,7 +47,21 @@ def _load_lm(lm: str | None, lm_config: dict[str, Any] | None) -> nn.Module:
         raise ValueError("rd llm head: set model.lm (path or name of a causal LM) or model.lm_config")
     from mmaffect.features.text import resolve_model_path
 
-    return AutoModelForCausalLM.from_pretrained(resolve_model_path(lm))
+    return _from_pretrained(AutoModelForCausalLM, resolve_model_path(lm))
+
+
+def _pretrained_args(path: str) -> tuple[str, dict[str, Any]] | tuple[str]:
+    """A ``.gguf`` file is loaded (dequantised) from its folder with ``gguf_file=`` (needs ``gguf``)."""
+    from pathlib import Path
+
+    if path.endswith(".gguf"):
+        return str(Path(path).parent), {"gguf_file": Path(path).name}  # type: ignore[return-value]
+    return (path,)
+
+
+def _from_pretrained(factory: Any, path: str) -> Any:
+    args = _pretrained_args(path)
+    return factory.from_pretrained(args[0], **(args[1] if len(args) > 1 else {}))
 
 
 def _load_tokenizer(name: str) -> Any:
@@ -55,7 +69,7 @@ def _load_tokenizer(name: str) -> Any:
 
     from mmaffect.features.text import resolve_model_path
 
-    return AutoTokenizer.from_pretrained(resolve_model_path(name))
+    return _from_pretrained(AutoTokenizer, resolve_model_path(name))
 
 
 def label_words(task: TaskSpec, words: list[str] | None) -> list[str]:

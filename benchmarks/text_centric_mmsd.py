@@ -97,7 +97,7 @@ def run_row(name: str, data: str, seeds: list[int], out_root: Path) -> None:
 
 
 def table(out_root: Path) -> str:
-    lines = ["| row | input | acc | F1 (sarcastic) | macro F1 | epochs | wall time |", "|---|---|---|---|---|---|---|"]
+    lines = ["| row | input | acc | F1 (sarcastic) | macro F1 | epochs run | wall time |", "|---|---|---|---|---|---|---|"]
     commands = []
     for name in ROWS:
         path = out_root / name / "row.json"

@@ -43,7 +43,7 @@ def main() -> None:
     lm = str(gemma.assemble())
     run = api.train("rd", bundle, seeds=[1111], out_dir="/tmp/rd_llm_gemma", overrides=[
         "model.head=llm", f"model.lm={lm}", "model.decomposition=precomputed",
-        "model.modalities=[tweet,attrs]", "model.label_words=[no,yes]",
+        "model.modalities=[tweet,attrs]", "model.label_words=['no', 'yes']",
         "model.prompt='Is the tweet sarcastic? Answer:'",
         f"data.modalities={json.dumps(modalities)}", "data.standardize=false",
         f"optim.max_epochs={args.epochs}", "optim.batch_size=16", "optim.lr=1e-3", "optim.patience=5"])

@@ -30,6 +30,7 @@ from typing import IO, Any, Mapping
 
 import numpy as np
 
+from mmaffect.io import atomic_write_text
 from mmaffect.data.bundle import DatasetBundle, SplitData
 from mmaffect.types import TaskSpec
 
@@ -90,19 +91,8 @@ def _write_npy(path: Path, arr: Any, dtype: Any = None, *, what: str) -> str:
 
 
 def _write_text(path: Path, text: str) -> str:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename); return its sha256."""
-    data = text.encode("utf-8")
-    tmp = _tmp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return hashlib.sha256(data).hexdigest()
+    """Write ``text`` to ``path`` atomically; return its sha256."""
+    return atomic_write_text(path, text)
 
 
 def _load_npy(path: Path, mmap: bool) -> np.ndarray:

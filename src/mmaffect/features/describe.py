@@ -30,6 +30,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, Sequence
 
+from mmaffect.io import atomic_write_json, atomic_write_text
 from mmaffect.registry import Registry
 
 FIELDS = ("ocr", "visual_scene", "cross_modal", "reasoning")
@@ -433,19 +434,8 @@ def read_cache(path: str | Path) -> dict[str, dict[str, str]]:
 
 def write_cache(path: str | Path, rows: Mapping[str, Mapping[str, Any]]) -> None:
     """Write the cache atomically: a temporary file beside ``path``, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for sample_id, fields in rows.items():
-                f.write(json.dumps({"id": sample_id, **fields}, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, "".join(json.dumps({"id": sample_id, **fields}, ensure_ascii=False) + "\n"
+                                    for sample_id, fields in rows.items()))
 
 
 def _check_fingerprint(cache: str | Path, fingerprint: dict[str, Any]) -> None:
@@ -461,9 +451,7 @@ def _check_fingerprint(cache: str | Path, fingerprint: dict[str, Any]) -> None:
                              f"{fingerprint} would mix descriptions: choose another cache file or delete it")
         return
     meta.parent.mkdir(parents=True, exist_ok=True)
-    tmp = meta.with_name(f".{meta.name}.tmp")
-    tmp.write_text(json.dumps(fingerprint, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, meta)
+    atomic_write_json(meta, fingerprint, ensure_ascii=False)
 
 
 def describe_samples(describer: Describer, ids: Sequence[str], inputs: Sequence[Any], cache: str | Path, *,

@@ -8,13 +8,13 @@ When every split is complete the modality is added to the dataset atomically.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mmaffect.features.text import TextEncoder
+from mmaffect.io import atomic_write_json
 
 
 def _progress() -> Progress:
@@ -86,8 +86,6 @@ def _extract_split(encoder: TextEncoder, texts: list[str], stem: Path, batch_siz
         data[start:stop] = feats
         lens[start:stop] = length
         data.flush(); lens.flush()
-        tmp = state_path.parent / f"{state_path.name}.tmp"
-        tmp.write_text(json.dumps({"done": stop}))
-        os.replace(tmp, state_path)
+        atomic_write_json(state_path, {"done": stop})
         progress.update(task, completed=stop)
     return np.asarray(data), np.asarray(lens)

@@ -9,18 +9,17 @@ same settings continues where the last one stopped; different settings start ove
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from mmaffect.io import atomic_write_json
+
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """``json.dump`` to a temporary file beside ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    atomic_write_json(path, data, indent=2)
 
 
 class ResumableArrays:

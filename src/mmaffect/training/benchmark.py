@@ -200,7 +200,6 @@ def plot_bars(rows: list[tuple[CellSpec, dict[str, Any]]], metrics: list[str], p
         ax.set_title(f"{metric} {arrow}")
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    from mmaffect.io import save_figure
+
+    save_figure(fig, path)

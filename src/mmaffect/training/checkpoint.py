@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from mmaffect.io import atomic_write_text  # noqa: F401  (re-exported)
 from mmaffect.models.base import build_model
 from mmaffect.models.predictor import Predictor
 from mmaffect.types import TaskSpec
@@ -19,19 +19,6 @@ from mmaffect.types import TaskSpec
 WEIGHTS = "model.safetensors"
 DESCRIPTION = "checkpoint.json"
 FORMAT = "mmaffect-checkpoint"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_weights(predictor: Predictor, path: Path) -> None:

@@ -104,7 +104,6 @@ def write_diagnostics(report: dict, directory: Path) -> None:
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    tmp = directory / ".diagnostics.tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(directory / "diagnostics.png")
+    from mmaffect.io import save_figure
+
+    save_figure(fig, directory / "diagnostics.png")

@@ -88,7 +88,6 @@ def plot_learning_curves(histories: dict[str, list[dict[str, float]]], path: Pat
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    from mmaffect.io import save_figure
+
+    save_figure(fig, path)

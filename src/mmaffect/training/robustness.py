@@ -120,7 +120,6 @@ def write_robustness(report: dict, directory: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = directory / ".robustness.tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(directory / "robustness.png")
+    from mmaffect.io import save_figure
+
+    save_figure(fig, directory / "robustness.png")

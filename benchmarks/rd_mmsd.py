@@ -4,14 +4,14 @@ and against early fusion of the same encoders (the ablation of the fused matrix 
 Prepare (outside the repository): a native MMSD with MiniLM token states ``tweet`` ``[N, 48, 384]`` and
 ``attrs`` ``[N, 16, 384]`` (see ``benchmarks/text_centric_mmsd.py``), then the decomposition::
 
-    mmaffect decompose /work/cache/rd_mmsd --modalities tweet attrs --rows 49 --columns 64 --preset fast
+    mmaffect decompose cache/rd_mmsd --modalities tweet attrs --rows 49 --columns 64 --preset fast
 
 Train the rows (``mmaffect train`` per row, 3 seeds), then the table and the attention analysis::
 
-    python benchmarks/rd_mmsd.py train --data /work/cache/rd_mmsd --out /work/cache/rd_runs \
+    python benchmarks/rd_mmsd.py train --data cache/rd_mmsd --out cache/rd_runs \
         --rows rd_mlp early_fusion text_only
-    python benchmarks/rd_mmsd.py analyse --data /work/cache/rd_mmsd --out /work/cache/rd_runs \
-        --rows rd_mlp early_fusion text_only --json /work/cache/rd_runs/analysis.json
+    python benchmarks/rd_mmsd.py analyse --data cache/rd_mmsd --out cache/rd_runs \
+        --rows rd_mlp early_fusion text_only --json cache/rd_runs/analysis.json
 
 Scores on ``test`` at the best ``valid`` epoch: accuracy, F1 of the sarcastic class and macro F1.
 
@@ -163,8 +163,8 @@ def analyse(data: str, out: Path, names: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["train", "analyse"])
-    parser.add_argument("--data", default="/work/cache/rd_mmsd")
-    parser.add_argument("--out", type=Path, default=Path("/work/cache/rd_runs"))
+    parser.add_argument("--data", default="cache/rd_mmsd")
+    parser.add_argument("--out", type=Path, default=Path("cache/rd_runs"))
     parser.add_argument("--rows", nargs="+", default=list(ROWS))
     parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS)
     parser.add_argument("--json", type=Path, default=None)

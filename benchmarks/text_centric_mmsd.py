@@ -3,15 +3,15 @@
 Prepare a native copy of MMSD with MiniLM token states (outside the repository)::
 
     python -c "from mmaffect.data.registry import load_dataset; from mmaffect.data.native import write_native; \
-write_native(load_dataset('mmsd', data_root='../shared/data'), '/work/cache/mmsd_native')"
-    mmaffect extract /work/cache/mmsd_native --pooling tokens --max-tokens 48 --name tweet --field raw_text
-    mmaffect extract /work/cache/mmsd_native --pooling tokens --max-tokens 16 --name attrs --field attributes
+write_native(load_dataset('mmsd', data_root='../shared/data'), 'cache/mmsd_native')"
+    mmaffect extract cache/mmsd_native --pooling tokens --max-tokens 48 --name tweet --field raw_text
+    mmaffect extract cache/mmsd_native --pooling tokens --max-tokens 16 --name attrs --field attributes
 
 Run rows (each row = ``mmaffect train --model <model> --data <data> --seeds ... --set <overrides>``), then
 write the table::
 
-    python benchmarks/text_centric_mmsd.py --data /work/cache/mmsd_native --out /work/cache/tc_runs --rows tweet_only tc_all_uni
-    python benchmarks/text_centric_mmsd.py --out /work/cache/tc_runs --table docs/benchmarks_text_centric_table.md
+    python benchmarks/text_centric_mmsd.py --data cache/mmsd_native --out cache/tc_runs --rows tweet_only tc_all_uni
+    python benchmarks/text_centric_mmsd.py --out cache/tc_runs --table docs/benchmarks_text_centric_table.md
 
 Scores on ``test`` at the best ``valid`` epoch: accuracy, F1 of the sarcastic class (as the MMSD
 literature and the data README report it) and macro F1, mean ± std over seeds.
@@ -118,8 +118,8 @@ def table(out_root: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="/work/cache/mmsd_native")
-    parser.add_argument("--out", type=Path, default=Path("/work/cache/tc_runs"))
+    parser.add_argument("--data", default="cache/mmsd_native")
+    parser.add_argument("--out", type=Path, default=Path("cache/tc_runs"))
     parser.add_argument("--rows", nargs="*", default=[], choices=list(ROWS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113])
     parser.add_argument("--table", type=Path, default=None, help="write the Markdown table of finished rows here")

@@ -131,6 +131,33 @@ def test_per_sample_stopping_matches_single_sample_runs() -> None:
     assert res.iterations[0] != res.iterations[1]  # the two samples really stop at different times
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_refilled_working_set_matches_single_sample_runs(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """A working set of 3 samples refilled from a queue of 11 (mixed easy and hard samples, one or two
+    workers) gives each sample exactly what it gets alone."""
+    from mmaffect.ops import decomposition as dec
+
+    g = torch.Generator().manual_seed(5)
+    _, _, easy = planted(6, 2, 12, 16, 1, 0.05, seed=3)
+    hard = torch.randn(5, 2, 12, 16, generator=g, dtype=torch.float64)
+    batch = torch.cat([easy, hard])[torch.randperm(11, generator=g)]
+    monkeypatch.setattr(dec, "_CHUNK_BYTES", 3 * 3 * 2 * 12 * 16 * 8)  # working set of 3 samples
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        res = decompose(batch, preset="fast", max_iter=150)
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.get_num_threads() == previous
+    assert len(set(res.iterations.tolist())) > 2  # samples really stop at different times
+    for i in range(batch.shape[0]):
+        alone = decompose(batch[i : i + 1], preset="fast", max_iter=150)
+        assert int(res.iterations[i]) == int(alone.iterations[0])
+        torch.testing.assert_close(res.low_rank[i], alone.low_rank[0], rtol=0, atol=1e-12)
+        torch.testing.assert_close(res.sparse[i], alone.sparse[0], rtol=0, atol=1e-12)
+        assert float(res.residual[i]) == pytest.approx(float(alone.residual[0]), rel=1e-9)
+
+
 def test_float32_and_float64() -> None:
     _, _, x = planted(2, 2, 20, 24, 2, 0.05, seed=7)
     r64 = decompose(x, preset="fast")

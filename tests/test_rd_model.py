@@ -254,6 +254,33 @@ def test_llm_head_checkpoint_round_trip_with_tied_embeddings(tmp_path):
     assert torch.allclose(again.model(batch).prediction, model(batch).prediction, atol=1e-5)
 
 
+@pytest.mark.parametrize("finetune", [False, True])
+def test_llm_head_from_a_path_leaves_the_frozen_lm_out_of_checkpoints(tmp_path, finetune):
+    import transformers
+
+    from mmaffect.models.predictor import Predictor
+    from mmaffect.training.checkpoint import load_checkpoint, save_weights, write_description
+
+    torch.manual_seed(0)
+    config = transformers.AutoConfig.for_model(**TINY_LLAMA)
+    transformers.AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "lm")
+    params = {"head": "llm", "lm": str(tmp_path / "lm"), "tokenizer": minilm_tokenizer(), "rows": N, "columns": C,
+              "dropout": 0.0, "lm_finetune": finetune}
+    dims = {"text": 12, "image": 10}
+    model = build_model("rd", dims, TASK, params).eval()
+    batch = make_batch(dims, b=3)
+    if finetune:  # a fine-tuned LM is part of what was trained: it is saved
+        with torch.no_grad():
+            model.head.lm.get_input_embeddings().weight.add_(0.1)
+    lm_keys = [k for k in Predictor(model, False).state_dict() if ".lm." in k]
+    assert bool(lm_keys) == finetune
+    save_weights(Predictor(model, False), tmp_path / "ckpt" / "model.safetensors")
+    write_description(tmp_path / "ckpt", model="rd", dims=dims, task=TASK.model_dump(), model_params=params,
+                      standardize=False)
+    again = load_checkpoint(tmp_path / "ckpt").predictor.model
+    assert torch.allclose(again(batch).prediction, model(batch).prediction, atol=1e-5)
+
+
 def test_llm_head_errors():
     from mmaffect.types import TaskSpec
 

@@ -86,6 +86,12 @@ def label_words(task: TaskSpec, words: list[str] | None) -> list[str]:
     return list(words)
 
 
+def _drop_frozen_lm(module: nn.Module, state: dict[str, Tensor], prefix: str, _meta: Any) -> None:
+    """State-dict hook: leave out the frozen LM's weights (they come from ``lm``, not training)."""
+    for key in [k for k in state if k.startswith(prefix + "lm.")]:
+        del state[key]
+
+
 class LabelWordHead(nn.Module):
     """``R [B, n, c] -> [B, C]`` label-word log-likelihoods under a causal LM with ``R`` as soft prompt."""
 
@@ -129,6 +135,15 @@ class LabelWordHead(nn.Module):
             for p in self.lm.parameters():
                 p.requires_grad_(False)
             self.lm.eval()
+        if not finetune and lm is not None:
+            # a frozen LM loaded from `lm` is loaded again with the checkpoint: its weights are not saved
+            self._register_state_dict_hook(_drop_frozen_lm)
+            self._register_load_state_dict_pre_hook(self._restore_frozen_lm, with_module=False)
+
+    def _restore_frozen_lm(self, state: dict[str, Tensor], prefix: str, *_: Any) -> None:
+        """Fill the frozen LM's entries missing from ``state`` with the loaded LM's own weights."""
+        for key, value in self.lm.state_dict(prefix=prefix + "lm.", keep_vars=True).items():
+            state.setdefault(key, value.detach())
 
     def train(self, mode: bool = True) -> "LabelWordHead":
         super().train(mode)

@@ -25,9 +25,11 @@ Implementation (all of it computes the iteration above, to rounding):
   ``W' = X + C + (L − L')`` (times ``μ/μ'`` when μ grows), ``R = W' − W``;
 - SVT through the ``k×k`` Gram matrix (``k = min(n, c)``), in float64: with ``G = AAᵀ = QΛQᵀ``,
   ``SVT(A, t) = Q h(Λ) Qᵀ A`` where ``h(λ) = max(1 − t/√λ, 0)``;
-- samples that converge leave the working batch at once (their results are final); on CPU the batch
-  is processed in cache-sized chunks by ``torch.get_num_threads()`` single-threaded workers (small
-  per-op tensors gain nothing from intra-op threads, and lose a lot on a busy machine).
+- samples that converge leave the working set at once (their results are final) and waiting samples
+  take their place, so the working set stays full until the queue runs dry; on CPU the batch is
+  split into ``torch.get_num_threads()`` parts, each solved by a single-threaded worker over a
+  cache-sized working set (small per-op tensors gain nothing from intra-op threads, and lose a lot
+  on a busy machine).
 """
 
 from __future__ import annotations
@@ -259,84 +261,123 @@ def decompose(
     kw = dict(lam=lam_f, rho=rho_v, mu_max=float(mu_max), max_iter=max_iter_v, tol=tol_v,
               compat=svt_compat, method=method)
     if x.device.type != "cpu":
-        _solve(x, mu0, out, **kw)
+        _solve(x, mu0, out, working=b, **kw)
         return out
-    # CPU: cache-sized chunks, solved by single-threaded workers (one per intra-op thread)
-    chunk = max(1, min(b, _CHUNK_BYTES // (3 * m * n * c * x.element_size())))
-    slices = [slice(i, min(b, i + chunk)) for i in range(0, b, chunk)]
-    workers = max(1, min(torch.get_num_threads(), len(slices)))
+    # CPU: one contiguous part per intra-op thread, each solved by a single-threaded worker over a
+    # cache-sized working set that is refilled as samples converge
+    threads = torch.get_num_threads()
+    working = max(1, _CHUNK_BYTES // (3 * m * n * c * x.element_size()))
+    parts = max(1, min(threads, b))
+    bounds = [round(i * b / parts) for i in range(parts + 1)]
+    slices = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
     def run(sl: slice) -> None:
         part = DecompositionResult(*(getattr(out, f)[sl] for f in DecompositionResult.__dataclass_fields__))
-        _solve(x[sl], mu0[sl], part, **kw)
+        _solve(x[sl], mu0[sl], part, working=working, **kw)
 
-    threads = torch.get_num_threads()
+    if len(slices) == 1:
+        torch.set_num_threads(1)
+        try:
+            run(slices[0])
+        finally:
+            torch.set_num_threads(threads)
+        return out
     try:
-        with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        with ThreadPoolExecutor(len(slices), initializer=torch.set_num_threads, initargs=(1,)) as pool:
             list(pool.map(run, slices))
     finally:
         torch.set_num_threads(threads)
     return out
 
 
+class _State:
+    """The working set of the solver: per-sample tensors, all indexed alike along dim 0."""
+
+    fields = ("x", "w", "low", "mu", "idx", "its", "x_norm", "stop_norm")
+
+    def __init__(self, **tensors: Tensor) -> None:
+        for k in self.fields:
+            setattr(self, k, tensors[k])
+
+    def select(self, keep: Tensor) -> None:
+        for k in self.fields:
+            setattr(self, k, getattr(self, k)[keep])
+
+    def extend(self, other: _State) -> None:
+        for k in self.fields:
+            setattr(self, k, torch.cat([getattr(self, k), getattr(other, k)]))
+
+    def __len__(self) -> int:
+        return self.idx.shape[0]
+
+
+def _initial_state(x: Tensor, mu: Tensor, start: int, stop: int, tol: float) -> _State:
+    xs = x[start:stop].contiguous()
+    b, _, n, c = xs.shape
+    x_norm = torch.linalg.vector_norm(xs, dim=(-2, -1)).clamp_min(torch.finfo(xs.dtype).tiny)  # [b, M]
+    return _State(
+        x=xs, w=xs.clone(), low=torch.zeros(b, n, c, dtype=xs.dtype, device=xs.device), mu=mu[start:stop].clone(),
+        idx=torch.arange(start, stop, device=xs.device), its=torch.zeros(b, dtype=torch.int64, device=xs.device),
+        x_norm=x_norm, stop_norm=tol * x_norm)
+
+
 def _solve(
-    x: Tensor, mu: Tensor, out: DecompositionResult, *, lam: float, rho: float,
+    x: Tensor, mu: Tensor, out: DecompositionResult, *, working: int, lam: float, rho: float,
     mu_max: float, max_iter: int, tol: float, compat: bool, method: str,
 ) -> None:
-    """Run the ALM on one chunk, writing each sample's result into ``out`` when it stops."""
+    """Run the ALM on ``x``, at most ``working`` samples at a time, writing each sample's result into
+    ``out`` when it stops; the working set is refilled from the remaining samples as others stop."""
     b, m, n, c = x.shape
     dtype = x.dtype
-    x = x.contiguous()
-    idx = torch.arange(b, device=x.device)
-    x_norm = torch.linalg.vector_norm(x, dim=(-2, -1)).clamp_min(torch.finfo(dtype).tiny)  # [b, M]
-    stop_norm = tol * x_norm
-    w = x.clone()  # W_m = X_m + Y_m/μ
-    buf = torch.empty_like(x)
-    low = torch.zeros(b, n, c, dtype=dtype, device=x.device)
-    mu = mu.clone()
     svt = _SVT(method, n, c)
     inv_m = 1.0 / m
     tau_scale = 1.0 if compat else inv_m
+    queued = min(b, working)
+    st = _initial_state(x, mu, 0, queued, tol)
+    buf = torch.empty_like(st.x)
 
     def thresholds(mu: Tensor) -> tuple[Tensor, Tensor]:
         return (lam / mu).to(dtype).view(-1, 1, 1, 1), tau_scale / mu
 
-    theta, tau = thresholds(mu)
-    for it in range(1, max_iter + 1):
+    theta, tau = thresholds(st.mu)
+    while True:
         # C = clamp(W − L, ±λ/μ) = X − S + Y/μ − L ;  A = L + mean_m C
-        torch.sub(w, low.unsqueeze(1), out=buf)
+        torch.sub(st.w, st.low.unsqueeze(1), out=buf)
         buf.clamp_(min=-theta, max=theta)
-        a = torch.add(low, buf.sum(dim=1), alpha=inv_m)
+        a = torch.add(st.low, buf.sum(dim=1), alpha=inv_m)
         new_low = svt(a.to(torch.float64), tau).to(dtype)
         # W + R = X + C + (L − L')
-        buf.add_(x).add_(low.sub_(new_low).unsqueeze(1))
-        low = new_low
-        w.sub_(buf)  # −R
-        r_norm = torch.linalg.vector_norm(w, dim=(-2, -1))  # [b, M]
+        buf.add_(st.x).add_(st.low.sub_(new_low).unsqueeze(1))
+        st.low = new_low
+        st.w.sub_(buf)  # −R
+        r_norm = torch.linalg.vector_norm(st.w, dim=(-2, -1))  # [b, M]
         if rho != 1.0:
             # W' = X + Y'/μ' = X + (μ/μ')(W + R − X)
-            mu_next = torch.clamp(mu * rho, max=mu_max)
-            ratio = (mu / mu_next).to(dtype).view(-1, 1, 1, 1)
-            buf.mul_(ratio).addcmul_(x, 1.0 - ratio)
-            mu = mu_next
-            theta, tau = thresholds(mu)
-        w, buf = buf, w  # buf now holds −R
-        done = (r_norm < stop_norm).all(dim=1)
-        if it == max_iter:
-            done = torch.ones_like(done)
-        if bool(done.any()):
-            sel = done.nonzero().squeeze(-1)
-            dst = idx[sel]
-            residual = (r_norm[sel] / x_norm[sel]).amax(dim=1)
-            # S = X − L − R
-            out.sparse[dst] = x[sel] - low[sel].unsqueeze(1) + buf[sel]
-            out.low_rank[dst] = low[sel]
-            out.iterations[dst] = it
-            out.residual[dst] = residual
-            out.converged[dst] = residual < tol
-            keep = ~done
-            if not bool(keep.any()):
-                return
-            x, w, low, mu, idx = x[keep], w[keep], low[keep], mu[keep], idx[keep]
-            x_norm, stop_norm, theta, tau = x_norm[keep], stop_norm[keep], theta[keep], tau[keep]
-            buf = torch.empty_like(x)
+            mu_next = torch.clamp(st.mu * rho, max=mu_max)
+            ratio = (st.mu / mu_next).to(dtype).view(-1, 1, 1, 1)
+            buf.mul_(ratio).addcmul_(st.x, 1.0 - ratio)
+            st.mu = mu_next
+            theta, tau = thresholds(st.mu)
+        st.w, buf = buf, st.w  # buf now holds −R
+        st.its += 1
+        done = (r_norm < st.stop_norm).all(dim=1) | (st.its >= max_iter)
+        if not bool(done.any()):
+            continue
+        sel = done.nonzero().squeeze(-1)
+        dst = st.idx[sel]
+        residual = (r_norm[sel] / st.x_norm[sel]).amax(dim=1)
+        # S = X − L − R
+        out.sparse[dst] = st.x[sel] - st.low[sel].unsqueeze(1) + buf[sel]
+        out.low_rank[dst] = st.low[sel]
+        out.iterations[dst] = st.its[sel]
+        out.residual[dst] = residual
+        out.converged[dst] = residual < tol
+        st.select(~done)
+        if queued < b:
+            extra = min(b - queued, working - len(st))
+            st.extend(_initial_state(x, mu, queued, queued + extra, tol))
+            queued += extra
+        if len(st) == 0:
+            return
+        theta, tau = thresholds(st.mu)
+        buf = torch.empty_like(st.x)

@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=512)
     parser.add_argument("--eval", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--out", default="benchmarks/results/rd_llm_gemma.json")
     args = parser.parse_args()
 
@@ -46,10 +47,13 @@ def main() -> None:
         "model.modalities=[tweet,attrs]", "model.label_words=['no', 'yes']",
         "model.prompt='Is the tweet sarcastic? Answer:'",
         f"data.modalities={json.dumps(modalities)}", "data.standardize=false",
-        f"optim.max_epochs={args.epochs}", "optim.batch_size=16", "optim.lr=1e-3", "optim.patience=5"])
+        f"optim.max_epochs={args.epochs}", "optim.batch_size=16", f"optim.lr={args.lr}", "optim.patience=5"])
     seed = run.seeds[0]
     losses = [row.get("train/loss") for row in seed.history]
-    result = {"lm": "gemma-3-270m (Q4_K_M GGUF, dequantised)", "sizes": sizes, "epochs": seed.epochs,
+    majority = {name: float(max(np.mean(split.labels == k) for k in np.unique(full.split("train").labels)))
+                for name, split in splits.items()}
+    result = {"lm": "gemma-3-270m (Q4_K_M GGUF, dequantised)", "sizes": sizes, "epochs": seed.epochs, "lr": args.lr,
+              "majority_class_accuracy": majority,
               "train_loss_per_epoch": losses, "test": seed.metrics["test"], "valid": seed.metrics["valid"],
               "train_seconds": seed.train_seconds}
     atomic_write_text(Path(args.out), json.dumps(result, indent=2))

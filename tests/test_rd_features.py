@@ -54,6 +54,27 @@ def test_decompose_adds_low_rank_and_sparse_modalities(tmp_path):
     assert main(["decompose", str(out), *DECOMPOSE]) == 0  # already there: nothing to do
 
 
+def test_decompose_replace_recomputes_with_new_settings(tmp_path):
+    from mmaffect.data.native import remove_modality
+
+    out = write_native(token_bundle(), tmp_path / "ds")
+    assert main(["decompose", str(out), *DECOMPOSE]) == 0
+    first = np.array(read_native(out).split("train").features["rd_low_rank"])
+    assert main(["decompose", str(out), *DECOMPOSE, "--preset", "paper", "--replace"]) == 0
+    back = read_native(out, verify=True)
+    assert json.loads((out / "rd_decomposition.json").read_text())["settings"]["preset"] == "paper"
+    assert not np.allclose(back.split("train").features["rd_low_rank"], first, atol=1e-4)
+    assert sorted(p.name for p in (out / "train").glob("rd_*")) == sorted(
+        f"{m}{suffix}" for m in ("rd_low_rank", "rd_sparse_tweet", "rd_sparse_attrs")
+        for suffix in (".npy", ".lengths.npy"))
+    remove_modality(out, "rd_sparse_attrs")
+    back = read_native(out, verify=True)
+    assert "rd_sparse_attrs" not in back.modalities
+    assert not (out / "valid" / "rd_sparse_attrs.npy").exists()
+    with pytest.raises(ValueError, match="no modality 'rd_sparse_attrs'"):
+        remove_modality(out, "rd_sparse_attrs")
+
+
 def test_decompose_resumes_after_an_interruption(tmp_path, monkeypatch):
     import mmaffect.features.decompose as module
 

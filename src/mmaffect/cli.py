@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--svt-compat", action="store_true", help="threshold L at 1/mu as the official code")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--replace", action="store_true",
+                   help="remove a decomposition already in the dataset and compute it again")
 
     p = sub.add_parser("describe", help="describe images as text (ocr, visual_scene, cross_modal, reasoning)")
     p.add_argument("data", help="dataset name, native dataset directory, or manifest (.csv/.tsv/.jsonl)")
@@ -273,7 +275,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
         report = decompose_dataset(Path(args.dataset), modalities=args.modalities, rows=args.rows,
                                    columns=args.columns, row_fit=args.row_fit, preset=args.preset, lam=args.lam,
                                    max_iter=args.max_iter, svt_compat=args.svt_compat, batch_size=args.batch_size,
-                                   device=args.device)
+                                   device=args.device, replace=args.replace)
         if report:
             print(json.dumps(report["splits"], indent=2))
             print(f"added {', '.join(report['outputs'])} to {args.dataset}")

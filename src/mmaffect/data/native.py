@@ -344,6 +344,29 @@ def add_modality(dataset_dir: str | Path, name: str, arrays: Mapping[str, np.nda
     _write_text(dataset_dir / "dataset.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
+def remove_modality(dataset_dir: str | Path, name: str) -> None:
+    """Remove modality ``name`` from a native dataset.
+
+    ``dataset.json`` is atomically replaced first (the dataset no longer lists the modality), then the
+    modality's files are deleted, so an interruption never leaves a listed modality without its files.
+    """
+    dataset_dir = Path(dataset_dir)
+    meta = _read_meta(dataset_dir)
+    if name not in meta["modalities"]:
+        raise ValueError(f"{dataset_dir}: no modality {name!r}; it has {sorted(meta['modalities'])}")
+    files = []
+    for split_name, info in meta["splits"].items():
+        info["steps"].pop(name, None)
+        for suffix in (".npy", ".lengths.npy"):
+            rel = f"{split_name}/{name}{suffix}"
+            meta["checksums"].pop(rel, None)
+            files.append(dataset_dir / rel)
+    del meta["modalities"][name]
+    _write_text(dataset_dir / "dataset.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
 # ----------------------------------------------------------------------------------------- reading
 
 def verify_native(path: str | Path) -> None:

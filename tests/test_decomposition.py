@@ -4,6 +4,7 @@ differentiable unrolled variant, against the per-sample NumPy reference in ``ben
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -299,3 +300,29 @@ def test_unrolled_module_trains() -> None:
     assert bool((module.lam > 0).all()) and bool((module.mu > 0).all())
     with pytest.raises(ValueError, match="M >= 2"):
         module(torch.zeros(1, 1, 4, 4))
+
+
+# --------------------------------------------------------------------------------------------------
+# the throughput benchmark script (tiny sizes: it runs, and its batched rows agree with its reference)
+
+
+def test_decomposition_benchmark_script_runs_and_agrees(tmp_path: Path) -> None:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decomposition.py"
+    spec = importlib.util.spec_from_file_location("bench_decomposition", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "dec.json"
+    tiny = ["--n", "6", "--c", "8", "--ref-pairs", "2", "--naive-max-batch", "2"]
+    assert bench.main([*tiny, "--batch-sizes", "1", "3", "--presets", "fast", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    methods = [r["method"] for r in rows]
+    assert methods.count("batched") == 2 and "reference" in methods and "reference_default_threads" in methods
+    for r in rows:
+        if r["method"] == "batched":
+            assert r["iterations_match_reference"] and r["max_rel_err_L_vs_reference"] < 1e-9
+    assert "| 8 | fast | batched | 3 |" in out.with_suffix(".md").read_text()
+    assert bench.main([*tiny, "--ablation", "--ablation-batch", "4", "--ablation-iters", "3",
+                       "--out", str(tmp_path / "abl.json")]) == 0
+    cases = json.loads((tmp_path / "abl.json").read_text())["ablation"]
+    assert len(cases) == 9 and all(c.get("us_per_pair_iteration", 1.0) > 0 for c in cases)

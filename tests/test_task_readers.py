@@ -285,3 +285,26 @@ def test_mmsd_real_counts(data_root):
     train = bundle.split("train")
     assert 0.41 < train.labels.mean() < 0.44
     assert all(len(a.split()) == 5 for a in train.texts["attributes"][:100])
+
+
+def test_manifests_are_datasets_for_the_commands(tmp_path, capsys):
+    from mmaffect.cli import main
+    from mmaffect.data.native import read_native
+    from mmaffect.data.registry import load_dataset
+
+    rows = "".join(f"s{i},{'great' if i % 2 else 'awful'} day {i},{'pos' if i % 2 else 'neg'},"
+                   f"{('train', 'valid', 'test')[i % 3]}\n" for i in range(12))
+    path = write(tmp_path / "mine.csv", "id,text,label,split\n" + rows)
+    bundle = load_dataset(str(path))
+    assert bundle.name == "mine" and len(bundle.split("train")) == 4
+    assert bundle.split("test").raw_text == ["awful day 2", "great day 5", "awful day 8", "great day 11"]
+    assert main(["convert", str(path), str(tmp_path / "native")]) == 0
+    back = read_native(tmp_path / "native")
+    assert back.split("valid").ids == ["s1", "s4", "s7", "s10"]
+    assert back.split("valid").labels.tolist() == [1, 0, 1, 0]
+    for split in ("train", "valid", "test"):
+        write(tmp_path / "dir" / f"{split}.jsonl", json.dumps({"id": split, "text": "x", "label": "a"}) + "\n")
+    assert load_dataset(str(tmp_path / "dir")).split("test").ids == ["test"]
+    (tmp_path / "empty").mkdir()
+    assert main(["convert", str(tmp_path / "empty"), str(tmp_path / "out")]) == 2
+    assert "train.csv/.tsv/.jsonl" in capsys.readouterr().err

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None)
     p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel processes")
 
-    p = sub.add_parser("convert", help="convert an MMSA/MulT pickle to the native format")
+    p = sub.add_parser("convert", help="convert an MMSA/MulT pickle or a CSV/TSV/JSONL manifest to the native format")
     p.add_argument("source")
     p.add_argument("out_dir")
     p.add_argument("--name", default=None)

@@ -280,16 +280,31 @@ def _layout(data: Any, path: Path) -> str:
     raise ValueError(f"{path}: expected a dict with splits {list(SPLITS)}, got {type(data).__name__}")
 
 
+MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
+
+
+def _is_manifest_dir(path: Path) -> bool:
+    return any((path / f"train{ext}").is_file() for ext in MANIFEST_SUFFIXES)
+
+
 def read_any(path: str | Path, *, name: str | None = None) -> DatasetBundle:
-    """A native dataset directory (with ``dataset.json``), an MMSA pickle or a MulT pickle, detected by content."""
+    """A native dataset directory (with ``dataset.json``), a manifest (``.csv``/``.tsv``/``.jsonl`` file
+    with a split column, or a directory of ``train``/``valid``/``test`` manifests), an MMSA pickle or a
+    MulT pickle, detected by content."""
     from mmaffect.data.native import read_native
+    from mmaffect.data.tasks import read_manifest
 
     path = Path(path)
     if path.is_dir():
         if (path / "dataset.json").is_file():
             return read_native(path)
-        raise ValueError(f"{path}: a directory without dataset.json is not a native dataset")
+        if _is_manifest_dir(path):
+            return read_manifest(path, name=name)
+        raise ValueError(f"{path}: a directory without dataset.json (native dataset) or train.csv/.tsv/.jsonl "
+                         f"(manifests) is not a dataset")
     if path.name == "dataset.json" and path.is_file():
         return read_native(path.parent)
+    if path.suffix.lower() in MANIFEST_SUFFIXES and path.is_file():
+        return read_manifest(path, name=name)
     data = _load(path)
     return _bundle(path, data, name, _layout(data, path))

@@ -36,7 +36,7 @@ def default_data_root() -> Path | None:
 
 
 def load_dataset(spec: str, *, data_root: str | Path | None = None, **options: Any) -> DatasetBundle:
-    """``spec`` is a registered name (``mmaffect list``), a native dataset directory or a pickle path.
+    """``spec`` is a registered name (``mmaffect list``), a native dataset directory, a manifest or a pickle path.
 
     Named real datasets are looked up under ``data_root`` (or ``$MMAFFECT_DATA_ROOT``).
     """

@@ -83,14 +83,13 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
     """
     from mmaffect.data.native import add_modality, read_native, remove_modality
     from mmaffect.features.extract import _progress
-
-    if replace:
-        for name in [m for m in read_native(dataset_dir).modalities if is_decomposition_modality(m)]:
-            remove_modality(dataset_dir, name)
-        (Path(dataset_dir) / REPORT).unlink(missing_ok=True)
     from mmaffect.features.resumable import NoProgress, ResumableArrays, remove_if_empty, write_json_atomic
 
     dataset_dir = Path(dataset_dir)
+    if replace:
+        for name in [m for m in read_native(dataset_dir).modalities if is_decomposition_modality(m)]:
+            remove_modality(dataset_dir, name)
+        (dataset_dir / REPORT).unlink(missing_ok=True)
     bundle = read_native(dataset_dir)
     names = list(modalities) if modalities else [m for m in bundle.modalities if not is_decomposition_modality(m)]
     missing = [m for m in names if m not in bundle.modalities]

@@ -315,7 +315,7 @@ def _initial_state(x: Tensor, mu: Tensor, start: int, stop: int, tol: float) -> 
     xs = x[start:stop].contiguous()
     b, _, n, c = xs.shape
     x_norm = torch.linalg.vector_norm(xs, dim=(-2, -1)).clamp_min(torch.finfo(xs.dtype).tiny)  # [b, M]
-    return _State(
+    return _State(  # W_m = X_m + Y_m/μ starts at X_m (duals at zero), L at zero
         x=xs, w=xs.clone(), low=torch.zeros(b, n, c, dtype=xs.dtype, device=xs.device), mu=mu[start:stop].clone(),
         idx=torch.arange(start, stop, device=xs.device), its=torch.zeros(b, dtype=torch.int64, device=xs.device),
         x_norm=x_norm, stop_norm=tol * x_norm)

@@ -6,8 +6,8 @@ per pair of
 
 - ``batched``: ``decompose`` (this package),
 - ``reference``: the straightforward per-sample NumPy loop of the same algorithm
-  (``benchmarks/reference_decomposition.py``, one ``np.linalg.svd`` per iteration, BLAS limited to
-  one thread), on a few pairs only,
+  (``benchmarks/reference_decomposition.py``, one ``np.linalg.svd`` per iteration), on a few pairs
+  only, timed with NumPy's default BLAS threads and limited to one BLAS thread,
 - ``naive_svd``: the same iteration written directly in batched torch (``torch.linalg.svd`` on the
   whole batch every iteration, converged samples masked, one intra-op thread), on small batches only,
 
@@ -17,6 +17,9 @@ times the individual implementation choices instead. Results: JSON + a Markdown 
 atomically (temporary file, then rename).
 
     python benchmarks/bench_decomposition.py --device cpu
+    python benchmarks/bench_decomposition.py --ablation      # what each implementation choice buys
+    python benchmarks/bench_decomposition.py --refill        # refilled working set vs chunks
+    python benchmarks/bench_decomposition.py --kernels       # eigh routes and the products of one iteration
 """
 
 from __future__ import annotations
@@ -274,6 +277,88 @@ def ablation(args: argparse.Namespace) -> dict[str, Any]:
     return {"ablation": rows}
 
 
+def refill(args: argparse.Namespace) -> dict[str, Any]:
+    """Paper preset at natural convergence, one thread, c = the first ``--c``: two working sets' worth of
+    pairs solved with the working set refilled from the queue, vs each working set run until its slowest
+    pair stops."""
+    c = args.c[0]
+    threads = torch.get_num_threads()
+    working = max(1, D._CHUNK_BYTES // (3 * args.m * args.n * c * 8))
+    x = make_inputs(2 * working, args.m, args.n, c, args.seed + 1, torch.float64)
+    torch.set_num_threads(1)
+    try:
+        refilled, res = timed(lambda: D.decompose(x, preset="paper"), "cpu")
+        chunked, _ = timed(lambda: [D.decompose(x[i : i + working], preset="paper")
+                                    for i in range(0, x.shape[0], working)], "cpu")
+    finally:
+        torch.set_num_threads(threads)
+    its = res.iterations
+    print(f"c={c}  refill: {refilled:.1f} s refilled vs {chunked:.1f} s chunks run to completion "
+          f"({x.shape[0]} pairs, {int(its.min())}-{int(its.max())} iterations)", flush=True)
+    return {"refill": [{"c": c, "pairs": x.shape[0], "working_set": working, "min_iterations": int(its.min()),
+                        "max_iterations": int(its.max()), "seconds_refilled": refilled, "seconds_chunks": chunked}]}
+
+
+# --------------------------------------------------------------------------------------------------
+# kernels: the cost of the pieces of one iteration, and of the eigendecomposition routes
+
+
+def kernels(args: argparse.Namespace) -> dict[str, Any]:
+    """Microseconds per matrix, one thread, a batch of 256: the eigendecomposition routes on Gram matrices
+    with 35 of 49 eigenvalues above the paper preset's τ² = 0.0025, and the batched products of the SVT."""
+    import scipy.linalg
+    import scipy.linalg.lapack as lapack
+
+    b, n = 256, args.n
+    g = torch.Generator().manual_seed(args.seed)
+    q = torch.linalg.qr(torch.randn(b, n, n, dtype=torch.float64, generator=g))[0]
+    above = n - 14
+    lam = torch.cat([torch.rand(b, above, dtype=torch.float64, generator=g) * 200 + 0.5,
+                     torch.rand(b, n - above, dtype=torch.float64, generator=g) * 1e-3], dim=1)
+    gram = (q * lam.unsqueeze(1)) @ q.mT
+    gram = (gram + gram.mT) / 2
+    gram_np, gram32 = gram.numpy(), gram.float()
+
+    def per_matrix(fn: Any, reps: int = 3) -> float:
+        fn()
+        best = min(timed(fn, "cpu")[0] for _ in range(reps))
+        return best / b * 1e6
+
+    def each(fn: Any) -> Any:
+        return lambda: [fn(gram_np[i]) for i in range(b)]
+
+    cases: list[tuple[str, Any]] = [
+        ("torch.linalg.eigh float64 (MKL syevd)", lambda: torch.linalg.eigh(gram)),
+        ("torch.linalg.eigh float32", lambda: torch.linalg.eigh(gram32)),
+        ("torch.linalg.eigvalsh float64 (eigenvalues only)", lambda: torch.linalg.eigvalsh(gram)),
+        ("np.linalg.eigh (OpenBLAS)", lambda: np.linalg.eigh(gram_np)),
+        *[(f"scipy.linalg.eigh driver={d}", each(lambda a, d=d: scipy.linalg.eigh(a, driver=d, check_finite=False)))
+          for d in ("evd", "evr", "ev")],
+        ("LAPACK dsyevr, eigenvectors above τ² only",
+         each(lambda a: lapack.dsyevr(a, range="V", vl=0.0025, vu=1e300, compute_v=1))),
+        ("LAPACK dsyevx, eigenvectors above τ² only",
+         each(lambda a: lapack.dsyevx(a, range="V", vl=0.0025, vu=1e300, compute_v=1))),
+    ]
+    for c in args.c:
+        a = torch.randn(b, n, c, dtype=torch.float64, generator=g)
+        p = torch.randn(b, n, n, dtype=torch.float64, generator=g)
+        cases += [(f"Gram A Aᵀ, A {n}×{c} (bmm)", lambda a=a: torch.bmm(a, a.mT)),
+                  (f"product P A, P {n}×{n}, A {n}×{c} (bmm)", lambda a=a, p=p: torch.bmm(p, a))]
+    rows = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    limit = threadpool_limits(1) if threadpool_limits is not None else contextlib.nullcontext()
+    try:
+        with limit:
+            for name, fn in cases:
+                us = per_matrix(fn)
+                rows.append({"case": name, "us_per_matrix": us})
+                print(f"{name:60s} {us:8.1f} us", flush=True)
+    finally:
+        torch.set_num_threads(threads)
+    return {"kernels": rows}
+
+
 def time_intra(x: torch.Tensor, iters: int, nthreads: int) -> float:
     """One chunk solved in the calling thread with ``nthreads`` intra-op threads."""
     b, m, n, c = x.shape
@@ -367,6 +452,14 @@ def markdown(result: dict[str, Any]) -> str:
             else:
                 lines.append(f"| {r['c']} | {r['case']} | {r['us_per_pair_iteration']:.1f} "
                              f"| {r['speedup_vs_reference']:.2f}× |")
+    if "refill" in result:
+        lines += ["", "## Refilled working set vs chunks run to completion (paper preset, 1 thread)", "",
+                  "| c | pairs | iterations | working set | refilled s | chunks s |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['c']} | {r['pairs']} | {r['min_iterations']}–{r['max_iterations']} | {r['working_set']} "
+                  f"| {r['seconds_refilled']:.1f} | {r['seconds_chunks']:.1f} |" for r in result["refill"]]
+    if "kernels" in result:
+        lines += ["", "## Kernels (one thread, batch of 256, µs per matrix)", "", "| case | µs |", "|---|---|"]
+        lines += [f"| {r['case']} | {r['us_per_matrix']:.1f} |" for r in result["kernels"]]
     return "\n".join(lines) + "\n"
 
 
@@ -386,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--expected-speedup", type=float, default=2.0, help="initial guess for the budget estimate")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before running")
     p.add_argument("--ablation", action="store_true", help="time each implementation choice instead")
+    p.add_argument("--refill", action="store_true",
+                   help="time the refilled working set against chunks run to completion instead")
+    p.add_argument("--kernels", action="store_true",
+                   help="time the eigendecomposition routes and the batched products of one iteration instead")
     p.add_argument("--ablation-batch", type=int, default=32)
     p.add_argument("--ablation-iters", type=int, default=60)
     p.add_argument("--naive-max-batch-compaction", type=int, default=32)
@@ -396,11 +493,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--device cuda but torch.cuda.is_available() is False")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    default_name = f"decomposition_{args.device}" + ("_ablation" if args.ablation else "")
+    mode = next((m for m in ("ablation", "refill", "kernels") if getattr(args, m)), None)
+    default_name = f"decomposition_{args.device}" + (f"_{mode}" if mode else "")
     out = args.out or Path(__file__).resolve().parent / "results" / f"{default_name}.json"
     result: dict[str, Any] = {"environment": environment(args), "args": {k: (str(v) if isinstance(v, Path) else v)
                                                                           for k, v in vars(args).items()}}
-    result.update(ablation(args) if args.ablation else bench(args))
+    result.update({"ablation": ablation, "refill": refill, "kernels": kernels}.get(mode, bench)(args))
     result["environment"]["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     write_atomic(out, json.dumps(result, indent=2) + "\n")
     write_atomic(out.with_suffix(".md"), markdown(result))

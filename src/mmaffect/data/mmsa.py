@@ -280,10 +280,9 @@ def _layout(data: Any, path: Path) -> str:
     raise ValueError(f"{path}: expected a dict with splits {list(SPLITS)}, got {type(data).__name__}")
 
 
-MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
-
-
 def _is_manifest_dir(path: Path) -> bool:
+    from mmaffect.data.tasks import MANIFEST_SUFFIXES
+
     return any((path / f"train{ext}").is_file() for ext in MANIFEST_SUFFIXES)
 
 
@@ -292,7 +291,7 @@ def read_any(path: str | Path, *, name: str | None = None) -> DatasetBundle:
     with a split column, or a directory of ``train``/``valid``/``test`` manifests), an MMSA pickle or a
     MulT pickle, detected by content."""
     from mmaffect.data.native import read_native
-    from mmaffect.data.tasks import read_manifest
+    from mmaffect.data.tasks import MANIFEST_SUFFIXES, read_manifest
 
     path = Path(path)
     if path.is_dir():

@@ -491,6 +491,7 @@ def read_meld(directory: str | Path, *, target: str = "emotion", name: str = "me
 # ----------------------------------------------------------------------------------------- manifest
 
 MANIFEST_MEDIA = ("image", "audio", "video")
+MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
 MANIFEST_SPLIT_NAMES = {"train": "train", "valid": "valid", "dev": "valid", "val": "valid", "validation": "valid",
                         "test": "test"}
 
@@ -526,7 +527,7 @@ def read_manifest(path: str | Path, *, name: str | None = None, images_dir: str 
     rows: dict[str, list[tuple[str, int, dict[str, Any]]]] = {"train": [], "valid": [], "test": []}
     if path.is_dir():
         for split_name, stems in (("train", ("train",)), ("valid", ("valid", "dev", "val")), ("test", ("test",))):
-            files = [path / f"{s}{ext}" for s in stems for ext in (".csv", ".tsv", ".jsonl")]
+            files = [path / f"{s}{ext}" for s in stems for ext in MANIFEST_SUFFIXES]
             found = next((f for f in files if f.is_file()), None)
             if found is None:
                 looked = ", ".join(f.name for f in files)

@@ -530,10 +530,10 @@ def describe_dataset(bundle: Any, describer: Describer, cache: str | Path, *, im
 def load_for_description(data: str, *, data_root: str | None = None, images_dir: str | None = None) -> Any:
     """A dataset to describe: a manifest (``.csv``/``.tsv``/``.jsonl``) or anything ``load_dataset`` reads."""
     from mmaffect.data.registry import load_dataset
-    from mmaffect.data.tasks import read_manifest
+    from mmaffect.data.tasks import MANIFEST_SUFFIXES, read_manifest
 
     path = Path(data)
-    if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".jsonl"):
+    if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
         return read_manifest(path, images_dir=images_dir)
     return load_dataset(data, data_root=data_root)
 

@@ -275,13 +275,6 @@ def decompose(
         part = DecompositionResult(*(getattr(out, f)[sl] for f in DecompositionResult.__dataclass_fields__))
         _solve(x[sl], mu0[sl], part, working=working, **kw)
 
-    if len(slices) == 1:
-        torch.set_num_threads(1)
-        try:
-            run(slices[0])
-        finally:
-            torch.set_num_threads(threads)
-        return out
     try:
         with ThreadPoolExecutor(len(slices), initializer=torch.set_num_threads, initargs=(1,)) as pool:
             list(pool.map(run, slices))

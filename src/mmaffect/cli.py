@@ -242,17 +242,13 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
         print(f"table: {out / 'table.md'}  plots: {out / 'metrics.png'}")
         return 0
     if command == "convert":
-        from mmaffect.data.mmsa import read_any
-        from mmaffect.data.native import write_native
+        from mmaffect.jobs.convert import convert_dataset
 
-        bundle = read_any(Path(args.source))
-        if args.name:
-            bundle.name = args.name
-        write_native(bundle, Path(args.out_dir))
+        bundle = convert_dataset(args.source, args.out_dir, name=args.name)
         print(f"wrote {bundle.name} ({', '.join(f'{k}: {len(v)}' for k, v in bundle.splits.items())}) to {args.out_dir}")
         return 0
     if command == "extract" and args.encoder_kind == "clip":
-        from mmaffect.features.image_text import extract_image_text
+        from mmaffect.jobs.extract_clip import extract_image_text
 
         if not args.encoder:
             raise ValueError("--encoder-kind clip needs --encoder (a CLIPModel path or name)")
@@ -262,7 +258,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
                            data_root=args.data_root)
         return 0
     if command == "extract":
-        from mmaffect.features.extract import extract_text_modality
+        from mmaffect.jobs.extract import extract_text_modality
 
         extract_text_modality(Path(args.dataset), encoder=args.encoder or "all-MiniLM-L6-v2",
                               name=args.name or "text_minilm", pooling=args.pooling,
@@ -270,7 +266,7 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
                               data_root=args.data_root, field=args.field)
         return 0
     if command == "decompose":
-        from mmaffect.features.decompose import decompose_dataset
+        from mmaffect.jobs.decompose import decompose_dataset
 
         report = decompose_dataset(Path(args.dataset), modalities=args.modalities, rows=args.rows,
                                    columns=args.columns, row_fit=args.row_fit, preset=args.preset, lam=args.lam,
@@ -281,11 +277,11 @@ def _dispatch(command: str, args: argparse.Namespace) -> int:
             print(f"added {', '.join(report['outputs'])} to {args.dataset}")
         return 0
     if command == "describe":
-        from mmaffect.features.describe import describe_command
+        from mmaffect.jobs.describe import describe_data
 
         options = {"model": args.model, "path": args.path, "field": args.field, "max_new_tokens": args.max_new_tokens,
                    "batch_size": args.batch_size, "prompt": args.prompt}
-        described = describe_command(args.data, args.describer, args.cache, out=args.out, data_root=args.data_root,
+        described = describe_data(args.data, args.describer, args.cache, out=args.out, data_root=args.data_root,
                                      images_dir=args.images_dir, **options)
         sizes = ", ".join(f"{k}: {len(v)}" for k, v in described.splits.items())
         print(f"described {described.name} ({sizes}) into {args.cache}" + (f"; dataset: {args.out}" if args.out else ""))

@@ -78,3 +78,19 @@ class ModelOutput:
     prediction: torch.Tensor
     representations: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+# the modalities of a low-rank + sparse decomposition (arXiv 2506.07086): written by the decompose job,
+# read by the rd model with ``decomposition: precomputed``
+LOW_RANK = "rd_low_rank"
+SPARSE_PREFIX = "rd_sparse_"
+
+
+def is_decomposition_modality(name: str) -> bool:
+    """True for the modalities of a stored decomposition (``rd_low_rank``, ``rd_sparse_<m>``)."""
+    return name == LOW_RANK or name.startswith(SPARSE_PREFIX)
+
+
+def decomposition_names(modalities: list[str]) -> list[str]:
+    """The modalities a decomposition of ``modalities`` adds: ``rd_low_rank``, then ``rd_sparse_<m>`` per ``m``."""
+    return [LOW_RANK, *(f"{SPARSE_PREFIX}{m}" for m in modalities)]

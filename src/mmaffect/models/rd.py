@@ -54,11 +54,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from mmaffect.features.decompose import LOW_RANK, SPARSE_PREFIX, is_decomposition_modality
 from mmaffect.models.base import AffectModel, ModelConfig
 from mmaffect.models.blocks import SequenceEncoder, mlp
 from mmaffect.ops.token_matrix import average_columns, fit_rows
-from mmaffect.types import Batch, ModelOutput, TaskSpec
+from mmaffect.types import LOW_RANK, SPARSE_PREFIX, Batch, ModelOutput, TaskSpec, is_decomposition_modality
 
 
 class AttentionFusion(nn.Module):

@@ -45,7 +45,7 @@ def _load_lm(lm: str | None, lm_config: dict[str, Any] | None) -> nn.Module:
         return AutoModelForCausalLM.from_config(AutoConfig.for_model(model_type, **options))
     if lm is None:
         raise ValueError("rd llm head: set model.lm (path or name of a causal LM) or model.lm_config")
-    from mmaffect.features.text import resolve_model_path
+    from mmaffect.encoders.text import resolve_model_path
 
     return _from_pretrained(AutoModelForCausalLM, resolve_model_path(lm))
 
@@ -67,7 +67,7 @@ def _from_pretrained(factory: Any, path: str) -> Any:
 def _load_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
-    from mmaffect.features.text import resolve_model_path
+    from mmaffect.encoders.text import resolve_model_path
 
     return _from_pretrained(AutoTokenizer, resolve_model_path(name))
 

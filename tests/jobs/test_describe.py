@@ -10,10 +10,13 @@ import pytest
 
 from mmaffect.data.bundle import DatasetBundle, SplitData
 from mmaffect.data.tasks import MissingImagesError, classification_task
-from mmaffect.features.describe import (
-    DESCRIBERS, FIELDS, AttributesDescriber, Describer, FileDescriber, build_describer, describe_dataset,
-    describe_samples, description_text, parse_description, read_cache,
-)
+from mmaffect.encoders.describers.attributes import AttributesDescriber
+from mmaffect.encoders.describers.base import Describer, build_describer
+from mmaffect.encoders.describers.file import FileDescriber
+from mmaffect.encoders.describers.parse import FIELDS, description_text, parse_description
+from mmaffect.encoders.registry import DESCRIBERS
+from mmaffect.jobs.describe import describe_dataset, describe_samples
+from mmaffect.jobs.resumable import read_rows as read_cache
 
 FULL = {"ocr": "SALE 50%", "visual_scene": "a shop window", "cross_modal": "mocks the sale", "reasoning": "sarcastic"}
 
@@ -139,20 +142,20 @@ def test_cache_refuses_another_describer(tmp_path):
 
 def test_attributes_describer_and_written_dataset(tmp_path):
     from mmaffect.data.native import read_native
-    from mmaffect.features.describe import describe_command
+    from mmaffect.jobs.describe import describe_data
 
     bundle = tiny_bundle()
     from mmaffect.data.native import write_native
 
     src = write_native(bundle, tmp_path / "src")
-    described = describe_command(str(src), "attributes", tmp_path / "c.jsonl", out=tmp_path / "described",
+    described = describe_data(str(src), "attributes", tmp_path / "c.jsonl", out=tmp_path / "described",
                                  progress=False)
     assert described.split("valid").texts["visual_scene"] == ["dog grass 0", "dog grass 1"]
     back = read_native(tmp_path / "described")
     assert back.split("train").texts["visual_scene"][3] == "dog grass 3"
     assert set(FIELDS) <= set(back.split("test").texts)
     with pytest.raises(ValueError, match="is the dataset being described"):
-        describe_command(str(src), "attributes", tmp_path / "c.jsonl", out=src, progress=False)
+        describe_data(str(src), "attributes", tmp_path / "c.jsonl", out=src, progress=False)
 
 
 def test_file_describer(tmp_path):

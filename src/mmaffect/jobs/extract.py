@@ -1,0 +1,63 @@
+"""The extract job: add a text-embedding modality to a native dataset (batched, progress bar, resumable).
+
+Rows are written through :class:`mmaffect.jobs.resumable.ResumableArrays` into
+``<dataset>/.partial/<name>.<split>.npy`` with the number of finished rows and the settings (encoder,
+field, pooling, max_tokens) recorded after every batch; a re-run with the same settings continues from
+there. When every split is complete the modality is added to the dataset atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mmaffect.jobs.convert import ensure_native
+from mmaffect.jobs.resumable import ResumableArrays, progress_bar, remove_if_empty
+
+
+def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2", name: str = "text_minilm",
+                          pooling: str = "mean", max_tokens: int = 64, batch_size: int = 64,
+                          source: str | None = None, data_root: str | None = None, field: str = "raw_text") -> None:
+    """Add modality ``name`` = ``encoder(field)`` to the native dataset at ``dataset_dir``.
+
+    ``field`` is ``raw_text`` or a key of the splits' ``texts``; ``a+b`` encodes the fields joined by
+    the encoder's separator token (see :mod:`mmaffect.data.fields`).
+    """
+    from mmaffect.data.fields import field_texts
+    from mmaffect.data.native import add_modality, read_native
+    from mmaffect.encoders.text import TextEncoder
+
+    dataset_dir = Path(dataset_dir)
+    ensure_native(dataset_dir, source, data_root)
+    bundle = read_native(dataset_dir)
+    if name in bundle.modalities:
+        print(f"{dataset_dir}: modality {name!r} already present; nothing to do")
+        return
+    for split_name, split in bundle.splits.items():
+        field_texts(split, field, where=f"{dataset_dir}, split {split_name!r}")  # fails early on a bad field
+    text_encoder = TextEncoder(encoder, pooling=pooling, max_tokens=max_tokens)  # type: ignore[arg-type]
+    sep = f" {text_encoder.sep_token} " if text_encoder.sep_token else "\n"
+    settings = {"encoder": str(text_encoder.path), "field": field, "pooling": pooling, "max_tokens": max_tokens}
+    partial = dataset_dir / ".partial"
+    lengths_name = f"{name}.lengths"
+    writers: dict[str, ResumableArrays] = {}
+    with progress_bar() as bar:
+        for split_name, split in bundle.splits.items():
+            texts = field_texts(split, field, sep=sep)
+            n = len(texts)
+            writer = writers[split_name] = ResumableArrays(
+                partial, name, split_name, {name: (n, text_encoder.steps, text_encoder.dim), lengths_name: (n,)},
+                settings, {lengths_name: np.int64})
+            task = bar.add_task(f"{name} {split_name}", total=n, completed=writer.done)
+            for start in range(writer.done, n, batch_size):
+                stop = min(start + batch_size, n)
+                feats, length = text_encoder.encode(texts[start:stop])
+                writer.write(start, {name: feats, lengths_name: length})
+                bar.update(task, completed=stop)
+    add_modality(dataset_dir, name, {s: np.asarray(w.arrays[name]) for s, w in writers.items()},
+                 {s: np.asarray(w.arrays[lengths_name]) for s, w in writers.items()})
+    for w in writers.values():
+        w.remove()
+    remove_if_empty(partial)
+    print(f"added modality {name!r} ({text_encoder.steps}×{text_encoder.dim}) to {dataset_dir}")

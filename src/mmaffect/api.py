@@ -1,109 +1,199 @@
-"""The public Python API: load data, train, evaluate, predict.
+"""The public Python API: every verb of the package, each one function (the command line is a face over it).
+
+Data: :func:`load_data`, :func:`convert`, :func:`extract`, :func:`describe`, :func:`decompose`.
+Models: :func:`train`, :func:`evaluate`, :func:`predict`, :func:`robustness`, :func:`diagnose`.
+Grids and results: :func:`benchmark`, :func:`report`. Catalogue: :func:`list_components`.
 
 >>> import mmaffect.api as mm
 >>> run = mm.train("early_fusion", "synthetic", seeds=[1, 2])          # doctest: +SKIP
 >>> mm.evaluate(run.directory, "synthetic")                            # doctest: +SKIP
 >>> mm.predict(run.directory, "synthetic", out="predictions.csv")      # doctest: +SKIP
+
+Heavy or optional parts (dataset jobs, encoders, evaluation, reporting) are imported inside the verbs
+that need them, so ``import mmaffect.api`` stays light and a missing extra breaks only its verb.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
+from mmaffect.errors import CheckpointError, ConfigError
 
-from mmaffect.data.bundle import DatasetBundle
-from mmaffect.data.registry import load_dataset
-from mmaffect.metrics import compute_metrics
-from mmaffect.training.checkpoint import Checkpoint, atomic_write_text, load_checkpoint
-from mmaffect.training.config import RunConfig, resolve_config
-from mmaffect.training.inference import SplitPredictions, predict_split
-from mmaffect.training.results import csv_text
-from mmaffect.training.runner import RunResult, run_training
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from mmaffect.data.bundle import DatasetBundle
+    from mmaffect.evaluation.inference import SplitPredictions
+    from mmaffect.training.checkpoint import Checkpoint
+    from mmaffect.training.config import RunConfig
+    from mmaffect.training.grid import BenchmarkSpec
+    from mmaffect.training.runner import RunResult
 
 DEFAULT_MODEL = "early_fusion"
 DEFAULT_DATASET = "synthetic"
+DEFAULT_SEEDS = [1111, 1112, 1113]
+Log = Callable[[str], None]
+
+PathLike = str | Path
 
 
-def load_data(data: str | Path | DatasetBundle, *, data_root: str | Path | None = None) -> DatasetBundle:
-    """A registered dataset name, a native directory, an MMSA/MulT pickle, or an already loaded bundle."""
+# ---------------------------------------------------------------- data
+
+
+def load_data(data: PathLike | DatasetBundle, *, data_root: PathLike | None = None) -> DatasetBundle:
+    """A registered dataset name, a native directory, a manifest, an MMSA/MulT pickle, or a loaded bundle."""
+    from mmaffect.data.bundle import DatasetBundle
+    from mmaffect.data.registry import load_dataset
+
     if isinstance(data, DatasetBundle):
         return data
     return load_dataset(str(data), data_root=data_root)
 
 
-def make_config(model: str = DEFAULT_MODEL, data: str | Path | DatasetBundle = DEFAULT_DATASET, *,
-                config_file: str | Path | None = None, overrides: list[str] | None = None,
-                seeds: list[int] | None = None, devices: int | None = None, strategy: str | None = None) -> RunConfig:
-    name = data.name if isinstance(data, DatasetBundle) else str(data)
-    config = resolve_config(model, name, config_file=config_file, overrides=overrides)
-    changes: dict[str, Any] = {}
-    if seeds:
-        changes["seeds"] = list(seeds)
-    if devices is not None:
-        changes["devices"] = devices
-    if strategy is not None:
-        changes["strategy"] = strategy
-    return config.model_copy(update=changes)
+def convert(source: PathLike, out_dir: PathLike, *, name: str | None = None,
+            data_root: PathLike | None = None) -> DatasetBundle:
+    """Write ``source`` (pickle, manifest, native directory or dataset name) as a native dataset at ``out_dir``."""
+    from mmaffect.jobs.convert import convert_dataset
+
+    return convert_dataset(source, out_dir, name=name, data_root=data_root)
 
 
-def train(model: str = DEFAULT_MODEL, data: str | Path | DatasetBundle = DEFAULT_DATASET, *,
-          data_root: str | Path | None = None, config: RunConfig | None = None,
-          config_file: str | Path | None = None, overrides: list[str] | None = None,
-          seeds: list[int] | None = None, out_dir: str | Path | None = None,
-          devices: int | None = None, strategy: str | None = None, progress: bool = False) -> RunResult | None:
-    """Train ``model`` on ``data`` for every seed; returns the run (None on non-main DDP processes)."""
+def extract(dataset: PathLike, *, kind: str = "text", encoder: str | None = None, name: str | None = None,
+            field: str = "raw_text", batch_size: int = 64, source: str | None = None,
+            data_root: PathLike | None = None, pooling: str = "mean", max_tokens: int = 64,
+            images_dir: PathLike | None = None, rows: int = 49, columns: int = 64,
+            skip_missing: bool = False) -> Any:
+    """Add encoder outputs to the native dataset ``dataset`` (converted first from ``source`` when given).
+
+    ``kind="text"``: a text-embedding modality (default encoder all-MiniLM-L6-v2, name ``text_minilm``;
+    ``pooling``/``max_tokens``). ``kind="clip"``: a CLIP model's image patch tokens and text token states
+    as two ``[rows, columns]`` matrices ``<name>_image`` / ``<name>_text`` (``encoder`` required).
+    """
+    if kind == "clip":
+        from mmaffect.jobs.extract_clip import extract_image_text
+
+        if not encoder:
+            raise ConfigError("extract kind 'clip' needs an encoder (a CLIPModel path or name)")
+        return extract_image_text(Path(dataset), encoder=encoder, images_dir=images_dir, name=name or "clip",
+                                  field=field, rows=rows, columns=columns, batch_size=batch_size,
+                                  skip_missing=skip_missing, source=source, data_root=data_root)
+    if kind != "text":
+        raise ConfigError(f"unknown extract kind {kind!r}; choose 'text' or 'clip'")
+    from mmaffect.jobs.extract import extract_text_modality
+
+    return extract_text_modality(Path(dataset), encoder=encoder or "all-MiniLM-L6-v2", name=name or "text_minilm",
+                                 pooling=pooling, max_tokens=max_tokens, batch_size=batch_size, source=source,
+                                 data_root=data_root, field=field)
+
+
+def describe(data: PathLike, describer: str, cache: PathLike, *, out: PathLike | None = None,
+             data_root: PathLike | None = None, images_dir: PathLike | None = None, **options: Any) -> DatasetBundle:
+    """Describe the images of ``data`` as text fields (``ocr``, ``visual_scene``, ``cross_modal``,
+    ``reasoning``) into the JSONL ``cache``; with ``out``, also a native copy carrying them.
+    ``options`` go to the describer (e.g. ``model``, ``path``, ``field``, ``prompt``); ``None`` values are dropped."""
+    from mmaffect.jobs.describe import describe_data
+
+    options = {k: v for k, v in options.items() if v is not None}
+    return describe_data(str(data), describer, cache, out=out, data_root=None if data_root is None else str(data_root),
+                         images_dir=None if images_dir is None else str(images_dir), **options)
+
+
+def decompose(dataset: PathLike, *, modalities: list[str] | None = None, rows: int = 49, columns: int = 64,
+              row_fit: str = "repeat", preset: str = "fast", lam: float | None = None, max_iter: int | None = None,
+              svt_compat: bool = False, batch_size: int = 256, device: str | None = None,
+              replace: bool = False) -> dict | None:
+    """Add the joint low-rank + sparse decomposition of ``modalities`` (rd) to a native dataset."""
+    from mmaffect.jobs.decompose import decompose_dataset
+
+    return decompose_dataset(Path(dataset), modalities=modalities, rows=rows, columns=columns, row_fit=row_fit,
+                             preset=preset, lam=lam, max_iter=max_iter, svt_compat=svt_compat,
+                             batch_size=batch_size, device=device, replace=replace)
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+
+def make_config(model: str = DEFAULT_MODEL, data: PathLike | DatasetBundle = DEFAULT_DATASET, *,
+                data_root: PathLike | None = None, config_file: PathLike | None = None,
+                overrides: list[str] | None = None, seeds: list[int] | None = None, devices: int | None = None,
+                strategy: str | None = None) -> RunConfig:
+    """The run configuration of ``model`` on ``data`` (its dataset section chosen from the loaded data)."""
+    from mmaffect.training.runner import config_for
+
+    config, _ = config_for(model, load_data(data, data_root=data_root), config_file=config_file,
+                           overrides=overrides, seeds=seeds, devices=devices, strategy=strategy)
+    return config
+
+
+def train(model: str = DEFAULT_MODEL, data: PathLike | DatasetBundle = DEFAULT_DATASET, *,
+          data_root: PathLike | None = None, config: RunConfig | None = None,
+          config_file: PathLike | None = None, overrides: list[str] | None = None,
+          modalities: list[str] | None = None, seeds: list[int] | None = None, out_dir: PathLike | None = None,
+          devices: int | None = None, strategy: str | None = None, progress: bool = False,
+          log: Log | None = None) -> RunResult | None:
+    """Train ``model`` on ``data`` for every seed; returns the run (None on non-main DDP processes).
+
+    ``log`` receives, before training, which config section applied (e.g.
+    ``config: decalign.yaml section 'mosi'``); the run carries it as ``run.config_source``.
+    """
+    import json
+
+    from mmaffect.training.runner import train_model
+
+    overrides = list(overrides or [])
+    if modalities:
+        overrides.append(f"data.modalities={json.dumps(list(modalities))}")
     bundle = load_data(data, data_root=data_root)
-    if config is None:
-        config = make_config(model, data if isinstance(data, DatasetBundle) else str(data),
-                             config_file=config_file, overrides=overrides, seeds=seeds, devices=devices,
-                             strategy=strategy)
-    return run_training(config, bundle, out_dir, progress=progress)
+    return train_model(model, bundle, config=config, config_file=config_file, overrides=overrides, seeds=seeds,
+                       out_dir=out_dir, devices=devices, strategy=strategy, progress=progress, log=log)
 
 
-def _checkpoint_and_split(checkpoint: str | Path | Checkpoint, data, split: str, data_root):
+def _checkpoint_and_split(checkpoint: PathLike | Checkpoint, data, split: str, data_root):
+    from mmaffect.training.checkpoint import Checkpoint, load_checkpoint
+
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     bundle = load_data(data, data_root=data_root)
     missing = [m for m in ckpt.modalities if m not in bundle.modalities]
     if missing:
-        raise ValueError(f"the checkpoint needs modalities {missing}; the data has {bundle.modalities}")
+        raise CheckpointError(f"the checkpoint needs modalities {missing}; the data has {bundle.modalities}")
     return ckpt, bundle.with_modalities(ckpt.modalities).split(split)
 
 
-def evaluate(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBundle, *, split: str = "test",
-             data_root: str | Path | None = None) -> dict[str, float]:
+def checkpoint_dir(checkpoint: PathLike) -> Path:
+    """The checkpoint folder of a checkpoint folder, its JSON, or a run folder (its best seed)."""
+    from mmaffect.training.checkpoint import find_checkpoint_dir
+
+    return find_checkpoint_dir(checkpoint)
+
+
+def evaluate(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
+             data_root: PathLike | None = None) -> dict[str, float]:
     """The metrics of a checkpoint on one split of ``data``."""
+    from mmaffect.evaluation.inference import evaluate_split
+
     ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
-    result = predict_split(ckpt.predictor, part, ckpt.task)
-    return compute_metrics(ckpt.task.metrics, result.scores, result.labels)
+    return evaluate_split(ckpt.predictor, part, ckpt.task)
 
 
-def predict(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBundle, *, split: str = "test",
-            data_root: str | Path | None = None, out: str | Path | None = None) -> SplitPredictions:
+def predict(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
+            data_root: PathLike | None = None, out: PathLike | None = None) -> SplitPredictions:
     """Predictions for one split; with ``out``, also a CSV (``id, prediction`` or ``id, label, p_<class>...``)."""
+    from mmaffect.evaluation.inference import predict_split
+    from mmaffect.reporting.tables import write_predictions_csv
+
     ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
     result = predict_split(ckpt.predictor, part, ckpt.task)
     if out is not None:
-        task = ckpt.task
-        if task.kind == "regression":
-            header = ["id", "prediction", "label"]
-            rows = [[i, f"{p:.6f}", f"{y:.6f}"] for i, p, y in zip(result.ids, result.scores, result.labels)]
-        else:
-            names = task.label_names or [str(c) for c in range(task.num_classes)]
-            header = ["id", "prediction", "label", *[f"p_{n}" for n in names]]
-            rows = [[i, names[int(np.argmax(p))], names[int(y)], *[f"{v:.6f}" for v in p]]
-                    for i, p, y in zip(result.ids, result.scores, result.labels)]
-        atomic_write_text(Path(out), csv_text(header, rows))
+        write_predictions_csv(Path(out), ckpt.task, result.ids, result.scores, result.labels)
     return result
 
 
-def robustness(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBundle, *, split: str = "test",
-               levels: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0), data_root: str | Path | None = None,
-               out_dir: str | Path | None = None) -> dict:
-    """Metrics with each modality missing and under Gaussian noise (see :mod:`mmaffect.training.robustness`);
+def robustness(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
+               levels: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0), data_root: PathLike | None = None,
+               out_dir: PathLike | None = None) -> dict:
+    """Metrics with each modality missing and under Gaussian noise (see :mod:`mmaffect.evaluation.robustness`);
     with ``out_dir``, also ``robustness.{json,md,png}`` there."""
-    from mmaffect.training.robustness import evaluate_robustness, write_robustness
+    from mmaffect.evaluation.robustness import evaluate_robustness
+    from mmaffect.reporting.evaluation_files import write_robustness
 
     ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
     report = evaluate_robustness(ckpt.predictor, part, ckpt.task, tuple(levels))
@@ -112,14 +202,61 @@ def robustness(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBu
     return report
 
 
-def diagnose(checkpoint: str | Path | Checkpoint, data: str | Path | DatasetBundle, *, split: str = "test",
-             data_root: str | Path | None = None, out_dir: str | Path | None = None) -> dict:
-    """Alignment diagnostics (CKA, cosine, σ₁/√M, model diagnostics); with ``out_dir``, JSON + figure."""
-    from mmaffect.training.diagnostics import alignment_diagnostics, write_diagnostics
+def diagnose(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
+             data_root: PathLike | None = None, out_dir: PathLike | None = None) -> dict:
+    """Alignment diagnostics (CKA, cosine, σ₁/√M, the model's own diagnostics); with ``out_dir``, JSON + figure."""
+    from mmaffect.evaluation.diagnostics import alignment_diagnostics
+    from mmaffect.evaluation.inference import predict_split
+    from mmaffect.reporting.evaluation_files import write_diagnostics
 
     ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
-    report = alignment_diagnostics(predict_split(ckpt.predictor, part, ckpt.task, keep_pooled=True),
-                                   model_name=ckpt.description["model"])
+    predictions = predict_split(ckpt.predictor, part, ckpt.task, keep_pooled=True)
+    report = alignment_diagnostics(predictions, model=ckpt.predictor.model)
     if out_dir is not None:
         write_diagnostics(report, Path(out_dir))
     return report
+
+
+# ---------------------------------------------------------------- grids, reports, catalogue
+
+
+def benchmark(spec: PathLike | BenchmarkSpec | None = None, *, models: list[str] | None = None,
+              datasets: list[str] | None = None, seeds: list[int] | None = None,
+              data_root: PathLike | None = None, overrides: list[str] | None = None, out: PathLike | None = None,
+              jobs: int = 1, log: Log = print) -> Path:
+    """Run a grid of cells × seeds (a spec file or object, extended by the keyword arguments), resumably;
+    returns the folder holding ``table.md``, ``table.csv`` and ``metrics.png``."""
+    from mmaffect.training.grid import BenchmarkSpec, load_spec, run_benchmark
+
+    if spec is None:
+        spec = BenchmarkSpec()
+    elif not isinstance(spec, BenchmarkSpec):
+        spec = load_spec(spec)
+    update = {k: v for k, v in {"models": models, "datasets": datasets, "seeds": seeds,
+                                "data_root": None if data_root is None else str(data_root),
+                                "out": None if out is None else str(out)}.items() if v}
+    if overrides:
+        update["set"] = [*spec.set, *overrides]
+    spec = spec.model_copy(update=update)
+    if not spec.cells():
+        raise ConfigError("nothing to run: give a spec file with `runs`, or models and datasets")
+    return run_benchmark(spec, jobs=jobs, log=log)
+
+
+def report(results_dir: PathLike) -> Path:
+    """Write ``report.md`` and ``report.html`` for a run or benchmark folder; returns the Markdown path."""
+    from mmaffect.reporting.report import build_report
+
+    return build_report(results_dir)
+
+
+def list_components() -> dict[str, dict[str, str]]:
+    """``{kind: {name: description}}`` for the registries: models, datasets, objectives, encoders, describers."""
+    from mmaffect.data.registry import DATASETS
+    from mmaffect.encoders.registry import DESCRIBERS, ENCODERS
+    from mmaffect.models.base import MODELS
+    from mmaffect.objectives.registry import OBJECTIVES
+
+    registries = {"models": MODELS, "datasets": DATASETS, "objectives": OBJECTIVES, "encoders": ENCODERS,
+                  "describers": DESCRIBERS}
+    return {kind: {name: registry.describe(name) for name in registry.names()} for kind, registry in registries.items()}

@@ -1,137 +1,35 @@
-"""The ``mmaffect`` command line: train, evaluate, predict, list, convert, extract, decompose, describe."""
+"""The ``mmaffect`` command line: a table of subcommands, each parsing its options, calling one function
+of :mod:`mmaffect.api` and printing the result.
+
+Errors the package raises on purpose (:class:`mmaffect.errors.MMAffectError`, and the builtin
+``ValueError``/``KeyError``/``FileNotFoundError``/``ImportError``) print as ``mmaffect <cmd>: error:
+<message>`` with exit status 2; ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-DEFAULT_SEEDS = [1111, 1112, 1113]
+from mmaffect import api
+from mmaffect.errors import MMAffectError
 
-
-def _add_data_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
-    p.add_argument("--data", default=default, required=default is None,
-                   help="dataset name (see `mmaffect list`), native dataset directory, or MMSA/MulT pickle")
-    p.add_argument("--data-root", default=None, help="folder holding the named real datasets ($MMAFFECT_DATA_ROOT)")
+USER_ERRORS = (MMAffectError, ValueError, KeyError, FileNotFoundError, ImportError)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from mmaffect.api import DEFAULT_DATASET, DEFAULT_MODEL
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], None]
 
-    parser = argparse.ArgumentParser(prog="mmaffect", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
 
-    p = sub.add_parser("train", help="train a model for several seeds and write a results folder")
-    p.add_argument("--model", default=DEFAULT_MODEL)
-    _add_data_args(p, DEFAULT_DATASET)
-    p.add_argument("--config", default=None, help="YAML with sections model/objectives/optim/data")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set optim.lr=3e-4 --set model.hidden=128")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help=f"default: from config ({DEFAULT_SEEDS})")
-    p.add_argument("--modalities", nargs="+", default=None, help="use only these modalities")
-    p.add_argument("--out", default=None, help="results folder (default runs/<model>_<dataset>_<time>)")
-    p.add_argument("--devices", type=int, default=None)
-    p.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp")
-    p.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
-
-    p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split")
-    p.add_argument("checkpoint")
-    _add_data_args(p)
-    p.add_argument("--split", default="test")
-
-    p = sub.add_parser("predict", help="write predictions of a checkpoint to CSV")
-    p.add_argument("checkpoint")
-    _add_data_args(p)
-    p.add_argument("--split", default="test")
-    p.add_argument("--out", default="predictions.csv")
-
-    p = sub.add_parser("robustness", help="metrics with each modality missing or under Gaussian noise")
-    p.add_argument("checkpoint")
-    _add_data_args(p)
-    p.add_argument("--split", default="test")
-    p.add_argument("--levels", type=float, nargs="+", default=[0.25, 0.5, 1.0, 2.0])
-    p.add_argument("--out", default=None, help="folder for robustness.{json,md,png} (default: beside the checkpoint)")
-
-    p = sub.add_parser("diagnose", help="alignment diagnostics of a checkpoint (CKA, cosine, σ1/√M, ...)")
-    p.add_argument("checkpoint")
-    _add_data_args(p)
-    p.add_argument("--split", default="test")
-    p.add_argument("--out", default=None, help="folder for diagnostics.{json,png} (default: beside the checkpoint)")
-
-    p = sub.add_parser("report", help="turn a run or benchmark folder into report.md and report.html")
-    p.add_argument("results_dir")
-
-    sub.add_parser("list", help="list models, datasets and objectives")
-
-    p = sub.add_parser("benchmark", help="run a grid of models × datasets × seeds and write one table")
-    p.add_argument("spec", nargs="?", default=None, help="benchmark YAML (see mmaffect.training.benchmark)")
-    p.add_argument("--models", nargs="+", default=[])
-    p.add_argument("--datasets", nargs="+", default=[])
-    p.add_argument("--seeds", type=int, nargs="+", default=None)
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", default=None)
-    p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel processes")
-
-    p = sub.add_parser("convert", help="convert an MMSA/MulT pickle or a CSV/TSV/JSONL manifest to the native format")
-    p.add_argument("source")
-    p.add_argument("out_dir")
-    p.add_argument("--name", default=None)
-
-    p = sub.add_parser("extract", help="add a text-embedding modality (or, with --encoder-kind clip, image and "
-                                       "text token matrices of a CLIP model)")
-    p.add_argument("dataset", help="native dataset directory (created from a pickle with --from)")
-    p.add_argument("--from", dest="source", default=None, help="pickle or dataset name to convert first")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--encoder", default=None,
-                   help="sentence-transformers / transformers path or name (text default: all-MiniLM-L6-v2; "
-                        "clip: a CLIPModel path or name)")
-    p.add_argument("--name", default=None, help="name of the new modality (text default: text_minilm; "
-                                                "clip: prefix of <name>_image and <name>_text, default clip)")
-    p.add_argument("--pooling", choices=["mean", "tokens"], default="mean")
-    p.add_argument("--max-tokens", type=int, default=64)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--field", default="raw_text",
-                   help="text to encode: raw_text or a named text field (e.g. attributes); a+b joins fields "
-                        "with the encoder's separator token")
-    p.add_argument("--encoder-kind", choices=["text", "clip"], default="text",
-                   help="clip: image patch tokens and text token states of a CLIP model as two [n, c] matrices")
-    p.add_argument("--images-dir", default=None, help="clip: folder the image paths are relative to")
-    p.add_argument("--skip-missing", action="store_true",
-                   help="clip: leave samples with a missing/unreadable image without one (counted) instead of failing")
-    p.add_argument("--rows", type=int, default=49, help="clip: rows n of the token matrices")
-    p.add_argument("--columns", type=int, default=64, help="clip: columns c (groups of projected dims averaged)")
-
-    p = sub.add_parser("decompose", help="add the joint low-rank + sparse decomposition (rd) as modalities")
-    p.add_argument("dataset", help="native dataset directory")
-    p.add_argument("--modalities", nargs="+", default=None, help="the M >= 2 modalities (default: all)")
-    p.add_argument("--rows", type=int, default=49, help="rows n (real rows repeated or truncated)")
-    p.add_argument("--columns", type=int, default=64, help="columns c (groups of dimensions averaged)")
-    p.add_argument("--row-fit", choices=["repeat", "pad"], default="repeat")
-    p.add_argument("--preset", choices=["fast", "paper"], default="fast")
-    p.add_argument("--lam", type=float, default=None)
-    p.add_argument("--max-iter", type=int, default=None)
-    p.add_argument("--svt-compat", action="store_true", help="threshold L at 1/mu as the official code")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--replace", action="store_true",
-                   help="remove a decomposition already in the dataset and compute it again")
-
-    p = sub.add_parser("describe", help="describe images as text (ocr, visual_scene, cross_modal, reasoning)")
-    p.add_argument("data", help="dataset name, native dataset directory, or manifest (.csv/.tsv/.jsonl)")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--describer", choices=["vlm", "file", "attributes"], required=True)
-    p.add_argument("--cache", required=True, help="JSONL cache of descriptions (written atomically, resumed)")
-    p.add_argument("--out", default=None, help="write a native copy with the description fields as text fields")
-    p.add_argument("--model", default=None, help="vlm: transformers image-text-to-text model (path or name)")
-    p.add_argument("--descriptions", dest="path", default=None, help="file: JSONL of precomputed descriptions")
-    p.add_argument("--field", default=None, help="attributes: the text field with the attribute words")
-    p.add_argument("--images-dir", default=None, help="folder the image paths are relative to")
-    p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--prompt", default=None, help="vlm prompt ({text} is replaced by the post text)")
-    return parser
+# ---------------------------------------------------------------- printing
 
 
 def _print_metrics(title: str, metrics: dict[str, float]) -> None:
@@ -158,135 +56,266 @@ def _print_summary(summary: dict) -> None:
     Console().print(table)
 
 
+# ---------------------------------------------------------------- arguments
+
+
+def _data_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    p.add_argument("--data", default=default, required=default is None,
+                   help="dataset name (see `mmaffect list`), native dataset directory, manifest, or MMSA/MulT pickle")
+    p.add_argument("--data-root", default=None, help="folder holding the named real datasets ($MMAFFECT_DATA_ROOT)")
+
+
+def _checkpoint_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder, its checkpoint.json, or a run folder (its best seed)")
+    _data_args(p)
+    p.add_argument("--split", default="test")
+
+
+def _overrides_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set optim.lr=3e-4 --set model.hidden=128")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=api.DEFAULT_MODEL)
+    _data_args(p, api.DEFAULT_DATASET)
+    p.add_argument("--config", default=None, help="YAML with sections model/objectives/optim/data")
+    _overrides_arg(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help=f"default: from config ({api.DEFAULT_SEEDS})")
+    p.add_argument("--modalities", nargs="+", default=None, help="use only these modalities")
+    p.add_argument("--out", default=None, help="results folder (default runs/<model>_<dataset>_<time>)")
+    p.add_argument("--devices", type=int, default=None)
+    p.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp")
+    p.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
+
+
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    _checkpoint_args(p)
+    p.add_argument("--out", default="predictions.csv")
+
+
+def _robustness_args(p: argparse.ArgumentParser) -> None:
+    _checkpoint_args(p)
+    p.add_argument("--levels", type=float, nargs="+", default=[0.25, 0.5, 1.0, 2.0])
+    p.add_argument("--out", default=None, help="folder for robustness.{json,md,png} (default: beside the checkpoint)")
+
+
+def _diagnose_args(p: argparse.ArgumentParser) -> None:
+    _checkpoint_args(p)
+    p.add_argument("--out", default=None, help="folder for diagnostics.{json,png} (default: beside the checkpoint)")
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results_dir")
+
+
+def _benchmark_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="?", default=None, help="benchmark YAML (see mmaffect.training.grid)")
+    p.add_argument("--models", nargs="+", default=[])
+    p.add_argument("--datasets", nargs="+", default=[])
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--data-root", default=None)
+    _overrides_arg(p)
+    p.add_argument("--out", default=None)
+    p.add_argument("--jobs", type=int, default=1, help="cells trained in parallel processes")
+
+
+def _convert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="MMSA/MulT pickle, CSV/TSV/JSONL manifest, native directory or dataset name")
+    p.add_argument("out_dir")
+    p.add_argument("--name", default=None)
+    p.add_argument("--data-root", default=None)
+
+
+def _extract_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="native dataset directory (created from a pickle with --from)")
+    p.add_argument("--from", dest="source", default=None, help="pickle or dataset name to convert first")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--encoder", default=None,
+                   help="sentence-transformers / transformers path or name (text default: all-MiniLM-L6-v2; "
+                        "clip: a CLIPModel path or name)")
+    p.add_argument("--name", default=None, help="name of the new modality (text default: text_minilm; "
+                                                "clip: prefix of <name>_image and <name>_text, default clip)")
+    p.add_argument("--pooling", choices=["mean", "tokens"], default="mean")
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--field", default="raw_text",
+                   help="text to encode: raw_text or a named text field (e.g. attributes); a+b joins fields "
+                        "with the encoder's separator token")
+    p.add_argument("--encoder-kind", choices=["text", "clip"], default="text",
+                   help="clip: image patch tokens and text token states of a CLIP model as two [n, c] matrices")
+    p.add_argument("--images-dir", default=None, help="clip: folder the image paths are relative to")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="clip: leave samples with a missing/unreadable image without one (counted) instead of failing")
+    p.add_argument("--rows", type=int, default=49, help="clip: rows n of the token matrices")
+    p.add_argument("--columns", type=int, default=64, help="clip: columns c (groups of projected dims averaged)")
+
+
+def _decompose_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="native dataset directory")
+    p.add_argument("--modalities", nargs="+", default=None, help="the M >= 2 modalities (default: all)")
+    p.add_argument("--rows", type=int, default=49, help="rows n (real rows repeated or truncated)")
+    p.add_argument("--columns", type=int, default=64, help="columns c (groups of dimensions averaged)")
+    p.add_argument("--row-fit", choices=["repeat", "pad"], default="repeat")
+    p.add_argument("--preset", choices=["fast", "paper"], default="fast")
+    p.add_argument("--lam", type=float, default=None)
+    p.add_argument("--max-iter", type=int, default=None)
+    p.add_argument("--svt-compat", action="store_true", help="threshold L at 1/mu as the official code")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--replace", action="store_true",
+                   help="remove a decomposition already in the dataset and compute it again")
+
+
+def _describe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="dataset name, native dataset directory, or manifest (.csv/.tsv/.jsonl)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--describer", choices=["vlm", "file", "attributes"], required=True)
+    p.add_argument("--cache", required=True, help="JSONL cache of descriptions (written atomically, resumed)")
+    p.add_argument("--out", default=None, help="write a native copy with the description fields as text fields")
+    p.add_argument("--model", default=None, help="vlm: transformers image-text-to-text model (path or name)")
+    p.add_argument("--descriptions", dest="path", default=None, help="file: JSONL of precomputed descriptions")
+    p.add_argument("--field", default=None, help="attributes: the text field with the attribute words")
+    p.add_argument("--images-dir", default=None, help="folder the image paths are relative to")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--prompt", default=None, help="vlm prompt ({text} is replaced by the post text)")
+
+
+def _no_args(p: argparse.ArgumentParser) -> None:
+    return None
+
+
+# ---------------------------------------------------------------- runs
+
+
+def _train(a: argparse.Namespace) -> None:
+    run = api.train(a.model, a.data, data_root=a.data_root, config_file=a.config, overrides=a.overrides,
+                    modalities=a.modalities, seeds=a.seeds, out_dir=a.out, devices=a.devices, strategy=a.strategy,
+                    progress=a.progress, log=print)
+    if run is not None:
+        _print_summary(run.summary)
+        print(f"results: {run.directory}")
+
+
+def _evaluate(a: argparse.Namespace) -> None:
+    metrics = api.evaluate(a.checkpoint, a.data, split=a.split, data_root=a.data_root)
+    _print_metrics(f"{a.checkpoint} on {a.data} ({a.split})", metrics)
+    print(json.dumps(metrics))
+
+
+def _predict(a: argparse.Namespace) -> None:
+    result = api.predict(a.checkpoint, a.data, split=a.split, data_root=a.data_root, out=a.out)
+    print(f"wrote {len(result.ids)} predictions to {a.out}")
+
+
+def _robustness(a: argparse.Namespace) -> None:
+    out = Path(a.out) if a.out else api.checkpoint_dir(a.checkpoint)
+    api.robustness(a.checkpoint, a.data, split=a.split, levels=tuple(a.levels), data_root=a.data_root, out_dir=out)
+    print((out / "robustness.md").read_text())
+    print(f"wrote {out / 'robustness.json'} and {out / 'robustness.png'}")
+
+
+def _diagnose(a: argparse.Namespace) -> None:
+    out = Path(a.out) if a.out else api.checkpoint_dir(a.checkpoint)
+    report = api.diagnose(a.checkpoint, a.data, split=a.split, data_root=a.data_root, out_dir=out)
+    print(json.dumps(report, indent=2))
+    print(f"wrote {out / 'diagnostics.json'} and {out / 'diagnostics.png'}")
+
+
+def _report(a: argparse.Namespace) -> None:
+    path = api.report(a.results_dir)
+    print(f"wrote {path} and {path.with_suffix('.html')}")
+
+
+def _list(a: argparse.Namespace) -> None:
+    for kind, entries in api.list_components().items():
+        print(f"{kind}:")
+        for name, description in entries.items():
+            print(f"  {name:28s} {description}")
+
+
+def _benchmark(a: argparse.Namespace) -> None:
+    out = api.benchmark(a.spec, models=a.models, datasets=a.datasets, seeds=a.seeds, data_root=a.data_root,
+                        overrides=a.overrides, out=a.out, jobs=a.jobs)
+    print((out / "table.md").read_text())
+    print(f"table: {out / 'table.md'}  plots: {out / 'metrics.png'}")
+
+
+def _convert(a: argparse.Namespace) -> None:
+    bundle = api.convert(a.source, a.out_dir, name=a.name, data_root=a.data_root)
+    sizes = ", ".join(f"{k}: {len(v)}" for k, v in bundle.splits.items())
+    print(f"wrote {bundle.name} ({sizes}) to {a.out_dir}")
+
+
+def _extract(a: argparse.Namespace) -> None:
+    api.extract(a.dataset, kind=a.encoder_kind, encoder=a.encoder, name=a.name, field=a.field,
+                batch_size=a.batch_size, source=a.source, data_root=a.data_root, pooling=a.pooling,
+                max_tokens=a.max_tokens, images_dir=a.images_dir, rows=a.rows, columns=a.columns,
+                skip_missing=a.skip_missing)
+
+
+def _decompose(a: argparse.Namespace) -> None:
+    report = api.decompose(a.dataset, modalities=a.modalities, rows=a.rows, columns=a.columns, row_fit=a.row_fit,
+                           preset=a.preset, lam=a.lam, max_iter=a.max_iter, svt_compat=a.svt_compat,
+                           batch_size=a.batch_size, device=a.device, replace=a.replace)
+    if report:
+        print(json.dumps(report["splits"], indent=2))
+        print(f"added {', '.join(report['outputs'])} to {a.dataset}")
+
+
+def _describe(a: argparse.Namespace) -> None:
+    described = api.describe(a.data, a.describer, a.cache, out=a.out, data_root=a.data_root, images_dir=a.images_dir,
+                             model=a.model, path=a.path, field=a.field, max_new_tokens=a.max_new_tokens,
+                             batch_size=a.batch_size, prompt=a.prompt)
+    sizes = ", ".join(f"{k}: {len(v)}" for k, v in described.splits.items())
+    print(f"described {described.name} ({sizes}) into {a.cache}" + (f"; dataset: {a.out}" if a.out else ""))
+
+
+COMMANDS: list[Command] = [
+    Command("train", "train a model for several seeds and write a results folder", _train_args, _train),
+    Command("evaluate", "metrics of a checkpoint on a split", _checkpoint_args, _evaluate),
+    Command("predict", "write predictions of a checkpoint to CSV", _predict_args, _predict),
+    Command("robustness", "metrics with each modality missing or under Gaussian noise", _robustness_args, _robustness),
+    Command("diagnose", "alignment diagnostics of a checkpoint (CKA, cosine, σ1/√M, ...)", _diagnose_args, _diagnose),
+    Command("report", "turn a run or benchmark folder into report.md and report.html", _report_args, _report),
+    Command("list", "list models, datasets, objectives, encoders and describers", _no_args, _list),
+    Command("benchmark", "run a grid of models × datasets × seeds and write one table", _benchmark_args, _benchmark),
+    Command("convert", "convert an MMSA/MulT pickle or a CSV/TSV/JSONL manifest to the native format",
+            _convert_args, _convert),
+    Command("extract", "add a text-embedding modality (or, with --encoder-kind clip, image and text token "
+                       "matrices of a CLIP model)", _extract_args, _extract),
+    Command("decompose", "add the joint low-rank + sparse decomposition (rd) as modalities", _decompose_args, _decompose),
+    Command("describe", "describe images as text (ocr, visual_scene, cross_modal, reasoning)", _describe_args, _describe),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmaffect", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command")
+    for command in COMMANDS:
+        command.arguments(sub.add_parser(command.name, help=command.help))
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # global: accepted before or after the subcommand
+    argv = [a for a in argv if a != "--debug"]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["train", *argv]  # `mmaffect` alone trains the default model on the default data
-    args = parser.parse_args(argv)
-    command = args.command
+    args = build_parser().parse_args(argv)
+    run = {c.name: c.run for c in COMMANDS}[args.command]
     try:
-        return _dispatch(command, args)
-    except (ValueError, KeyError, FileNotFoundError, ImportError) as err:
+        run(args)
+    except USER_ERRORS as err:
+        if debug:
+            raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"mmaffect {command}: error: {message}", file=sys.stderr)
+        print(f"mmaffect {args.command}: error: {message}", file=sys.stderr)
         return 2
-
-
-def _dispatch(command: str, args: argparse.Namespace) -> int:
-    from mmaffect import api
-
-    if command == "train":
-        overrides = list(args.overrides)
-        if args.modalities:
-            overrides.append(f"data.modalities={json.dumps(args.modalities)}")
-        run = api.train(args.model, args.data, data_root=args.data_root, config_file=args.config,
-                        overrides=overrides, seeds=args.seeds, out_dir=args.out, devices=args.devices,
-                        strategy=args.strategy, progress=args.progress)
-        if run is not None:
-            _print_summary(run.summary)
-            print(f"results: {run.directory}")
-        return 0
-    if command == "evaluate":
-        metrics = api.evaluate(args.checkpoint, args.data, split=args.split, data_root=args.data_root)
-        _print_metrics(f"{args.checkpoint} on {args.data} ({args.split})", metrics)
-        print(json.dumps(metrics))
-        return 0
-    if command == "predict":
-        result = api.predict(args.checkpoint, args.data, split=args.split, data_root=args.data_root, out=args.out)
-        print(f"wrote {len(result.ids)} predictions to {args.out}")
-        return 0
-    if command in ("robustness", "diagnose"):
-        from mmaffect.training.checkpoint import find_checkpoint_dir
-
-        out = Path(args.out) if args.out else find_checkpoint_dir(args.checkpoint)
-        if command == "robustness":
-            api.robustness(args.checkpoint, args.data, split=args.split, levels=tuple(args.levels),
-                           data_root=args.data_root, out_dir=out)
-            print((out / "robustness.md").read_text())
-            print(f"wrote {out / 'robustness.json'} and {out / 'robustness.png'}")
-        else:
-            report = api.diagnose(args.checkpoint, args.data, split=args.split, data_root=args.data_root, out_dir=out)
-            print(json.dumps(report, indent=2))
-            print(f"wrote {out / 'diagnostics.json'} and {out / 'diagnostics.png'}")
-        return 0
-    if command == "report":
-        from mmaffect.training.report import build_report
-
-        path = build_report(args.results_dir)
-        print(f"wrote {path} and {path.with_suffix('.html')}")
-        return 0
-    if command == "list":
-        from mmaffect.data.registry import DATASETS
-        from mmaffect.models.base import MODELS
-        from mmaffect.objectives.registry import OBJECTIVES
-
-        for title, registry in (("models", MODELS), ("datasets", DATASETS), ("objectives", OBJECTIVES)):
-            print(f"{title}:")
-            for name in registry.names():
-                print(f"  {name:28s} {registry.describe(name)}")
-        return 0
-    if command == "benchmark":
-        from mmaffect.training.benchmark import BenchmarkSpec, load_spec, run_benchmark
-
-        spec = load_spec(args.spec) if args.spec else BenchmarkSpec()
-        update = {k: v for k, v in {"models": args.models, "datasets": args.datasets, "seeds": args.seeds,
-                                    "data_root": args.data_root, "out": args.out}.items() if v}
-        if args.overrides:
-            update["set"] = [*spec.set, *args.overrides]
-        spec = spec.model_copy(update=update)
-        if not spec.cells():
-            raise ValueError("nothing to run: give a spec file with `runs`, or --models and --datasets")
-        out = run_benchmark(spec, jobs=args.jobs)
-        print((out / "table.md").read_text())
-        print(f"table: {out / 'table.md'}  plots: {out / 'metrics.png'}")
-        return 0
-    if command == "convert":
-        from mmaffect.jobs.convert import convert_dataset
-
-        bundle = convert_dataset(args.source, args.out_dir, name=args.name)
-        print(f"wrote {bundle.name} ({', '.join(f'{k}: {len(v)}' for k, v in bundle.splits.items())}) to {args.out_dir}")
-        return 0
-    if command == "extract" and args.encoder_kind == "clip":
-        from mmaffect.jobs.extract_clip import extract_image_text
-
-        if not args.encoder:
-            raise ValueError("--encoder-kind clip needs --encoder (a CLIPModel path or name)")
-        extract_image_text(Path(args.dataset), encoder=args.encoder, images_dir=args.images_dir,
-                           name=args.name or "clip", field=args.field, rows=args.rows, columns=args.columns,
-                           batch_size=args.batch_size, skip_missing=args.skip_missing, source=args.source,
-                           data_root=args.data_root)
-        return 0
-    if command == "extract":
-        from mmaffect.jobs.extract import extract_text_modality
-
-        extract_text_modality(Path(args.dataset), encoder=args.encoder or "all-MiniLM-L6-v2",
-                              name=args.name or "text_minilm", pooling=args.pooling,
-                              max_tokens=args.max_tokens, batch_size=args.batch_size, source=args.source,
-                              data_root=args.data_root, field=args.field)
-        return 0
-    if command == "decompose":
-        from mmaffect.jobs.decompose import decompose_dataset
-
-        report = decompose_dataset(Path(args.dataset), modalities=args.modalities, rows=args.rows,
-                                   columns=args.columns, row_fit=args.row_fit, preset=args.preset, lam=args.lam,
-                                   max_iter=args.max_iter, svt_compat=args.svt_compat, batch_size=args.batch_size,
-                                   device=args.device, replace=args.replace)
-        if report:
-            print(json.dumps(report["splits"], indent=2))
-            print(f"added {', '.join(report['outputs'])} to {args.dataset}")
-        return 0
-    if command == "describe":
-        from mmaffect.jobs.describe import describe_data
-
-        options = {"model": args.model, "path": args.path, "field": args.field, "max_new_tokens": args.max_new_tokens,
-                   "batch_size": args.batch_size, "prompt": args.prompt}
-        described = describe_data(args.data, args.describer, args.cache, out=args.out, data_root=args.data_root,
-                                     images_dir=args.images_dir, **options)
-        sizes = ", ".join(f"{k}: {len(v)}" for k, v in described.splits.items())
-        print(f"described {described.name} ({sizes}) into {args.cache}" + (f"; dataset: {args.out}" if args.out else ""))
-        return 0
-    raise ValueError(f"unknown command {command!r}")
+    return 0
 
 
 if __name__ == "__main__":

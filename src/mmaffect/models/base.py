@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 from torch import nn
 
@@ -35,6 +36,12 @@ class AffectModel(nn.Module):
 
     def forward(self, batch: Batch) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def split_diagnostics(self, pooled: dict[str, np.ndarray]) -> dict[str, float]:
+        """Method-specific diagnostics over a whole split, from the ``pooled[m]`` representations the
+        model returned for it (``[N, d_m]`` each); generic diagnostics call this hook, never a name
+        test. The default has none."""
+        return {}
 
     def finish(self, out: Any) -> Any:
         """Squeeze a ``[B, 1]`` regression output to ``[B]``."""

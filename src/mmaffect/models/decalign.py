@@ -50,6 +50,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import model_validator
@@ -59,7 +60,7 @@ from mmaffect.models.base import AffectModel, ModelConfig
 from mmaffect.models.blocks import masked_mean
 from mmaffect.types import Batch, ModelOutput, TaskSpec
 
-__all__ = ["CrossModalEncoder", "DecAlign"]
+__all__ = ["CrossModalEncoder", "DecAlign", "transport_plan_entropy"]
 
 
 class CrossModalLayer(nn.Module):
@@ -105,6 +106,25 @@ class CrossModalEncoder(nn.Module):
         for layer in self.layers:
             x = layer(x, context, padding)
         return x
+
+
+def transport_plan_entropy(pooled: dict[str, np.ndarray], num_prototypes: int = 7, eps: float = 0.1) -> dict:
+    """DecAlign's prototype transport on a whole split: per-modality GMMs on the time-mean specific
+    features, the multi-marginal entropic plan between their prototypes (the heterogeneous objective's
+    computation), and its entropy ``H(P) = −Σ P log P`` beside the entropy of the independent coupling
+    ``⊗_m ν_m``, ``Σ_m H(ν_m)`` (the maximum over plans with these marginals)."""
+    from mmaffect.objectives.decalign import HeterogeneousAlignment
+
+    objective = HeterogeneousAlignment(num_prototypes=num_prototypes, eps=eps)
+    specific = {m: torch.from_numpy(np.asarray(v, dtype=np.float32)) for m, v in pooled.items()}
+    with torch.no_grad():
+        objective(ModelOutput(torch.zeros(1), {"specific": specific}), None)
+    plan = objective.last["plan"].double()
+    entropy = float(-(plan * plan.clamp_min(1e-300).log()).sum())
+    independent = sum(float(-(nu.double() * nu.double().clamp_min(1e-300).log()).sum())
+                      for nu in objective.last["marginals"].values())
+    return {"ot_plan_entropy": entropy, "independent_coupling_entropy": independent,
+            "ot_plan_entropy_ratio": entropy / independent if independent > 0 else float("nan")}
 
 
 def _per_modality(value: float | int | dict[str, float] | dict[str, int], m: str, default: float | int):
@@ -172,6 +192,10 @@ class DecAlign(AffectModel):
         fused_dim = 2 * M * d if config.shared_fusion == "concat" else (M + 1) * d
         self.out_dropout = nn.Dropout(config.output_dropout)
         self.head = nn.Linear(fused_dim, task.output_dim)
+
+    def split_diagnostics(self, pooled: dict[str, np.ndarray]) -> dict[str, float]:
+        """The entropy of the prototype transport plan over the split (:func:`transport_plan_entropy`)."""
+        return transport_plan_entropy(pooled) if len(pooled) >= 2 else {}
 
     def project(self, m: str, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, T, D]`` -> ``[B, T', d]`` and its mask ``[B, T']`` (``T' = max(T, k) − k + 1``; see module)."""

@@ -6,12 +6,17 @@ train split; padded steps stay 0. Saved with the weights so prediction sees the 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
 
 from mmaffect.models.base import AffectModel
 from mmaffect.types import Batch, ModelOutput
+
+#: A function of a standardised batch returning a changed batch (e.g. noise on one modality).
+Perturbation = Callable[[Batch], Batch]
 
 
 class InputStandardizer(nn.Module):
@@ -51,7 +56,11 @@ class InputStandardizer(nn.Module):
 
 
 class Predictor(nn.Module):
-    """``standardizer`` then ``model``; this is what checkpoints store."""
+    """``standardizer`` then ``model``; this is what checkpoints store.
+
+    ``forward(batch, perturb)`` applies ``perturb`` to the standardised batch before the model, so a
+    perturbed evaluation (robustness) sees exactly the inputs an unperturbed one does, plus the change.
+    """
 
     def __init__(self, model: AffectModel, standardize: bool, modality_dropout: float = 0.0) -> None:
         super().__init__()
@@ -59,9 +68,11 @@ class Predictor(nn.Module):
         self.standardizer = InputStandardizer(model.dims) if standardize else None
         self.modality_dropout = modality_dropout
 
-    def forward(self, batch: Batch) -> ModelOutput:
+    def forward(self, batch: Batch, perturb: Perturbation | None = None) -> ModelOutput:
         if self.standardizer is not None:
             batch = self.standardizer(batch)
+        if perturb is not None:
+            batch = perturb(batch)
         if self.training and self.modality_dropout > 0:
             batch = drop_modalities(batch, self.modality_dropout)
         return self.model(batch)

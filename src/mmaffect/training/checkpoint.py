@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 
-from mmaffect.io import atomic_write_text  # noqa: F401  (re-exported)
+from mmaffect.errors import CheckpointError, DataFileNotFoundError
+from mmaffect.io import atomic_write_text
 from mmaffect.models.base import build_model
 from mmaffect.models.predictor import Predictor
 from mmaffect.types import TaskSpec
@@ -62,29 +62,24 @@ def find_checkpoint_dir(path: str | Path) -> Path:
     candidates = sorted(path.glob(f"seed_*/{DESCRIPTION}"))
     if candidates:
         return candidates[0].parent
-    raise FileNotFoundError(f"no {DESCRIPTION} in {path} (nor in its seed_* folders)")
+    raise DataFileNotFoundError(f"no {DESCRIPTION} in {path} (nor in its seed_* folders)")
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Checkpoint:
     directory = find_checkpoint_dir(path)
     description = json.loads((directory / DESCRIPTION).read_text())
     if description.get("format") != FORMAT:
-        raise ValueError(f"{directory / DESCRIPTION}: not an mmaffect checkpoint (format={description.get('format')!r})")
+        raise CheckpointError(f"{directory / DESCRIPTION}: not an mmaffect checkpoint (format={description.get('format')!r})")
     task = TaskSpec(**description["task"])
     model = build_model(description["model"], description["dims"], task, description.get("model_params"))
     predictor = Predictor(model, description.get("standardize", False))
     weights_path = directory / WEIGHTS
     if not weights_path.is_file():
-        raise FileNotFoundError(f"{weights_path} is missing")
+        raise DataFileNotFoundError(f"{weights_path} is missing")
     state = load_file(str(weights_path), device=map_location)
     missing, unexpected = predictor.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ValueError(f"{weights_path}: weights do not match model {description['model']!r} "
+        raise CheckpointError(f"{weights_path}: weights do not match model {description['model']!r} "
                          f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
     predictor.eval()
     return Checkpoint(predictor, description)
-
-
-@torch.no_grad()
-def state_copy(predictor: Predictor) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in predictor.state_dict().items()}

@@ -1,8 +1,13 @@
 """Run configuration: one YAML per model with per-dataset overrides, validated, with ``key=value`` overrides.
 
-Resolution order (later wins): the model's YAML defaults, its ``datasets.<name>`` section (the exact
-dataset name, else the part before the first ``_``, so ``mosi`` applies to ``mosi_utterance``), a
-user config file, then ``--set`` overrides such as ``optim.lr=3e-4`` or ``model.hidden=128``.
+Resolution order (later wins): the model's YAML defaults, its ``datasets.<name>`` section, a user
+config file, then ``--set`` overrides such as ``optim.lr=3e-4`` or ``model.hidden=128``.
+
+The dataset section is chosen from the LOADED dataset, never from the string the user typed: the
+caller passes the dataset's family (``DatasetBundle.family``, e.g. ``mosi`` recognised from an MMSA
+pickle or recorded in a native ``dataset.json``) or else its name. The section named by the part
+before the first ``_`` applies, then the one of the exact key (so ``mosi`` applies to
+``mosi_utterance``). :func:`config_source` says in words which section applied.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mmaffect.errors import ConfigError
 
 
 class OptimConfig(BaseModel):
@@ -50,10 +57,6 @@ class RunConfig(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [1111, 1112, 1113])
     devices: int = 1
     strategy: str = "auto"
-
-
-class ConfigError(ValueError):
-    """A configuration key or value is wrong; the message names it."""
 
 
 def model_yaml(model: str) -> dict[str, Any]:
@@ -98,6 +101,26 @@ def _check_sections(raw: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: unknown section(s) {unknown}; allowed: {sorted(_SECTIONS)}")
 
 
+def dataset_sections(model: str, dataset: str | None) -> list[str]:
+    """The ``datasets.<name>`` sections of ``model``'s YAML that apply to the dataset key ``dataset``
+    (its family or name), in the order they are merged."""
+    if not dataset:
+        return []
+    per_dataset = model_yaml(model).get("datasets") or {}
+    candidates = list(dict.fromkeys((dataset.split("_")[0], dataset)))
+    return [c for c in candidates if c in per_dataset]
+
+
+def config_source(model: str, dataset: str | None) -> str:
+    """In words, where the defaults of a run come from, e.g. ``config: decalign.yaml section 'mosi'``."""
+    if not model_yaml(model):
+        return f"config: defaults of {model} (no {model}.yaml)"
+    sections = dataset_sections(model, dataset)
+    if not sections:
+        return f"config: {model}.yaml, no dataset section for {dataset!r}"
+    return f"config: {model}.yaml section " + " + ".join(repr(s) for s in sections)
+
+
 def resolve_config(
     model: str,
     dataset: str | None = None,
@@ -105,15 +128,12 @@ def resolve_config(
     config_file: str | Path | None = None,
     overrides: list[str] | None = None,
 ) -> RunConfig:
-    """Build the validated :class:`RunConfig` for ``model`` on ``dataset``."""
+    """Build the validated :class:`RunConfig` for ``model`` on the dataset whose family or name is ``dataset``."""
     raw = model_yaml(model)
     _check_sections(raw, f"configs/models/{model}.yaml")
     per_dataset = raw.pop("datasets", {}) or {}
-    if dataset is not None:
-        key = Path(dataset).name if Path(dataset).exists() else dataset
-        for candidate in (key.split("_")[0], key):
-            if candidate in per_dataset:
-                raw = deep_merge(raw, per_dataset[candidate])
+    for section in dataset_sections(model, dataset):
+        raw = deep_merge(raw, per_dataset[section])
     if config_file is not None:
         user = yaml.safe_load(Path(config_file).read_text()) or {}
         _check_sections(user, str(config_file))

@@ -16,25 +16,28 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from mmaffect.data.bundle import DatasetBundle
 from mmaffect.data.loader import make_loader
+from mmaffect.errors import ConfigError
+from mmaffect.evaluation.inference import alignment_report, predict_split, split_metrics
 from mmaffect.metrics import METRIC_DIRECTIONS
+from mmaffect.metrics.policy import direction, selection_metric
 from mmaffect.models.base import build_model
 from mmaffect.models.predictor import Predictor
 from mmaffect.objectives.registry import build_objective
 from mmaffect.training.checkpoint import WEIGHTS, save_weights, write_description
 from mmaffect.training.config import RunConfig
-from mmaffect.training.inference import alignment_report, evaluate_split, predict_split
 from mmaffect.training.task import AffectTask
 from mmaffect.types import TaskSpec
 
 
 def monitor_metric(config: RunConfig, task: TaskSpec) -> tuple[str, str]:
-    """The validation metric used for model selection and its direction (``min`` or ``max``)."""
+    """The validation metric used for model selection and its direction (``min`` or ``max``); ``auto``
+    is the selection metric of the task's metric set (:mod:`mmaffect.metrics.policy`)."""
     name = config.optim.monitor
     if name == "auto":
-        name = "mae" if task.kind == "regression" else "acc"
+        name = selection_metric(task.metrics)
     if name != "loss" and name not in METRIC_DIRECTIONS:
-        raise ValueError(f"optim.monitor={name!r} is not a metric; choose from {sorted(METRIC_DIRECTIONS)} or 'loss'")
-    return name, "min" if name == "loss" else METRIC_DIRECTIONS[name]
+        raise ConfigError(f"optim.monitor={name!r} is not a metric; choose from {sorted(METRIC_DIRECTIONS)} or 'loss'")
+    return name, direction(name)
 
 
 class BestWeights(Callback):
@@ -101,7 +104,8 @@ def _quiet_lightning() -> None:
 
 def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Path, *,
              progress: bool = False) -> SeedResult:
-    """Train on ``train``, select on ``valid``, then score the best epoch on every split."""
+    """Train on ``train``, select on ``valid``, then score the best epoch on every split (the test split
+    once, keeping its pooled representations for the alignment report)."""
     _quiet_lightning()
     L.seed_everything(seed, workers=True, verbose=False)
     directory.mkdir(parents=True, exist_ok=True)
@@ -141,10 +145,11 @@ def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Pat
 
     predictor.load_state_dict(load_file(str(directory / WEIGHTS)))
     predictor.cpu()
-    metrics = {name: evaluate_split(predictor, split, bundle.task) for name, split in bundle.splits.items()}
-    if "test" in bundle.splits:
-        test = predict_split(predictor, bundle.split("test"), bundle.task, keep_pooled=True)
-        report = alignment_report(test)
+    metrics: dict[str, dict[str, float]] = {}
+    for name, split in bundle.splits.items():  # one pass per split; the test pass also keeps the pooled
+        predictions = predict_split(predictor, split, bundle.task, keep_pooled=name == "test")
+        metrics[name] = split_metrics(predictions, bundle.task)
+        report = alignment_report(predictions) if name == "test" else {}
         if report:
             metrics["test_alignment"] = report
     write_description(

@@ -1,4 +1,5 @@
-"""Multi-seed training runs and their results folder."""
+"""Multi-seed training runs and their results folder; :func:`train_model` is the whole verb
+(dataset-chosen config, then every seed)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mmaffect.data.bundle import DatasetBundle
-from mmaffect.metrics import METRIC_DIRECTIONS
-from mmaffect.training.checkpoint import atomic_write_text
-from mmaffect.training.config import RunConfig, dump_config
+from mmaffect.io import atomic_write_text
+from mmaffect.metrics.policy import direction, selection_metric
+from mmaffect.reporting.plots import plot_learning_curves
+from mmaffect.reporting.tables import aggregate, write_run_results
+from mmaffect.training.config import RunConfig, config_source, dump_config, resolve_config
 from mmaffect.training.fit import SeedResult, describe_environment, fit_seed, monitor_metric
-from mmaffect.training.results import aggregate, plot_learning_curves, write_run_results
 
 
 @dataclass
@@ -22,6 +24,7 @@ class RunResult:
     directory: Path
     summary: dict[str, Any]
     seeds: list[SeedResult]
+    config_source: str = ""
 
 
 RUN_DIR_ENV = "MMAFFECT_RUN_DIR"
@@ -34,6 +37,54 @@ def _is_ddp_worker() -> bool:
 def default_run_dir(config: RunConfig, bundle: DatasetBundle, root: str | Path = "runs") -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{config.model}_{bundle.name}_{stamp}"
+
+
+def dataset_key(bundle: DatasetBundle) -> str:
+    """What picks a config's dataset section: the loaded dataset's family (e.g. ``mosi``), else its name."""
+    return getattr(bundle, "family", None) or bundle.name
+
+
+def config_for(model: str, bundle: DatasetBundle, *, config_file: str | Path | None = None,
+               overrides: list[str] | None = None, seeds: list[int] | None = None, devices: int | None = None,
+               strategy: str | None = None) -> tuple[RunConfig, str]:
+    """The run configuration of ``model`` on the loaded ``bundle``, and in words which section applied."""
+    key = dataset_key(bundle)
+    config = resolve_config(model, key, config_file=config_file, overrides=overrides)
+    changes: dict[str, Any] = {}
+    if seeds:
+        changes["seeds"] = list(seeds)
+    if devices is not None:
+        changes["devices"] = devices
+    if strategy is not None:
+        changes["strategy"] = strategy
+    return config.model_copy(update=changes), config_source(model, key)
+
+
+def train_model(model: str, bundle: DatasetBundle, *, config: RunConfig | None = None,
+                config_file: str | Path | None = None, overrides: list[str] | None = None,
+                seeds: list[int] | None = None, out_dir: str | Path | None = None, devices: int | None = None,
+                strategy: str | None = None, progress: bool = False,
+                log: Callable[[str], None] | None = None) -> RunResult | None:
+    """Resolve the configuration from the loaded dataset (unless ``config`` is given), say which section
+    applied through ``log``, and train every seed (:func:`run_training`)."""
+    source = "config: given"
+    if config is None:
+        config, source = config_for(model, bundle, config_file=config_file, overrides=overrides, seeds=seeds,
+                                    devices=devices, strategy=strategy)
+    if log is not None and not _is_ddp_worker():
+        log(source)
+    result = run_training(config, bundle, out_dir, progress=progress)
+    if result is not None:
+        result.config_source = source
+    return result
+
+
+def _best_seed(results: list[SeedResult], monitor: str, metric_set: str) -> SeedResult:
+    """The seed with the best validation value of the monitored metric; when model selection monitors
+    the loss (not kept per seed), the metric set's selection metric decides."""
+    key = monitor if monitor != "loss" else selection_metric(metric_set)
+    pick = min if direction(key) == "min" else max
+    return pick(results, key=lambda r: r.metrics["valid"][key])
 
 
 def run_training(config: RunConfig, bundle: DatasetBundle, out_dir: str | Path | None = None, *,
@@ -62,10 +113,8 @@ def run_training(config: RunConfig, bundle: DatasetBundle, out_dir: str | Path |
             "metrics": result.metrics, "history": result.history}, indent=2))
     if not all(r.is_main_process for r in results):
         return None
-    monitor, mode = monitor_metric(config, bundle.task)
-    key = monitor if monitor != "loss" else next(iter(results[0].metrics["valid"]))
-    pick = min if (mode if monitor == "loss" else METRIC_DIRECTIONS.get(key, "max")) == "min" else max
-    best = pick(results, key=lambda r: r.metrics["valid"][key])
+    monitor, _ = monitor_metric(config, bundle.task)
+    best = _best_seed(results, monitor, bundle.task.metrics)
     rows = [{"seed": r.seed, "best_epoch": r.best_epoch, "metrics": r.metrics} for r in results]
     speed = sum(r.samples_per_second for r in results) / len(results)
     extra = {"train_samples_per_second": speed, "monitor": monitor}

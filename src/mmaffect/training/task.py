@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mmaffect.evaluation.inference import prediction_scores
 from mmaffect.metrics import compute_metrics
 from mmaffect.models.predictor import Predictor
 from mmaffect.objectives.base import Objective
@@ -68,7 +69,7 @@ class AffectTask(L.LightningModule):
             _, first = np.unique(index_np, return_index=True)  # DistributedSampler pads with repeats
             keep = torch.from_numpy(first).to(preds.device)
             preds, labels = preds[keep], labels[keep]
-        metrics = compute_metrics(self.task_spec.metrics, _scores(preds, self.task_spec), labels.cpu().numpy())
+        metrics = compute_metrics(self.task_spec.metrics, prediction_scores(preds, self.task_spec), labels.cpu().numpy())
         loss = task_loss(preds, labels, self.task_spec, self.optim.loss)
         self.log("val/loss", loss, sync_dist=True)
         for key, value in metrics.items():
@@ -76,11 +77,3 @@ class AffectTask(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.optim.lr, weight_decay=self.optim.weight_decay)
-
-
-def _scores(prediction: torch.Tensor, task: TaskSpec) -> np.ndarray:
-    """Regression predictions as they are; classification logits as probabilities."""
-    prediction = prediction.detach().float().cpu()
-    if task.kind == "classification":
-        prediction = torch.softmax(prediction, dim=-1)
-    return prediction.numpy()

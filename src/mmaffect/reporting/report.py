@@ -8,7 +8,8 @@ import json
 import re
 from pathlib import Path
 
-from mmaffect.training.checkpoint import atomic_write_text
+from mmaffect.errors import DataFileNotFoundError
+from mmaffect.io import atomic_write_text
 
 
 def _run_section(directory: Path, root: Path) -> list[str]:
@@ -50,7 +51,7 @@ def build_report(directory: str | Path) -> Path:
     elif (root / "summary.json").is_file():
         lines += _run_section(root, root)
     else:
-        raise FileNotFoundError(f"{root} holds neither a benchmark table (table.md) nor a run (summary.json)")
+        raise DataFileNotFoundError(f"{root} holds neither a benchmark table (table.md) nor a run (summary.json)")
     markdown = "\n".join(lines).rstrip() + "\n"
     atomic_write_text(root / "report.md", markdown)
     atomic_write_text(root / "report.html", markdown_to_html(markdown, title=root.name))

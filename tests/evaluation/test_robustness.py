@@ -8,7 +8,7 @@ import pytest
 from mmaffect import api
 from mmaffect.cli import main
 from mmaffect.data.synthetic import make_synthetic
-from mmaffect.training.diagnostics import linear_cka, mean_cosine
+from mmaffect.evaluation.diagnostics import linear_cka, mean_cosine
 
 
 @pytest.fixture(scope="module")

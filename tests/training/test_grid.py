@@ -3,9 +3,9 @@
 import pytest
 
 from mmaffect.cli import main
-from mmaffect.training import benchmark
-from mmaffect.training.benchmark import BenchmarkSpec, CellSpec, run_benchmark
-from mmaffect.training.report import build_report
+from mmaffect.training import grid
+from mmaffect.training.grid import BenchmarkSpec, CellSpec, run_benchmark
+from mmaffect.reporting.report import build_report
 
 
 def _spec(tmp_path):
@@ -26,7 +26,7 @@ def test_grid_resumes_and_marks_best(tmp_path, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("a finished cell was run again")
 
-    monkeypatch.setattr(benchmark, "_run_cell", must_not_run)
+    monkeypatch.setattr(grid, "_run_cell", must_not_run)
     run_benchmark(spec, log=lambda *_: None)  # everything done: nothing runs
     spec.runs.append(CellSpec(model="lmf", data="synthetic"))
     with pytest.raises(AssertionError, match="run again"):  # only the new cell is attempted

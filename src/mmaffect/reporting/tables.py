@@ -1,4 +1,4 @@
-"""Aggregating per-seed results: mean ± std tables (CSV, Markdown, JSON) and learning-curve plots."""
+"""Results tables: mean ± std aggregation over seeds and the CSV / Markdown / JSON files of a run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from mmaffect.training.checkpoint import atomic_write_text
+from mmaffect.io import atomic_write_text
+from mmaffect.types import TaskSpec
 
 
 def aggregate(rows: Iterable[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -67,27 +68,14 @@ def write_run_results(directory: Path, *, model: str, dataset: str, seed_rows: l
     return summary
 
 
-def plot_learning_curves(histories: dict[str, list[dict[str, float]]], path: Path, keys: list[str]) -> None:
-    """One panel per key (e.g. ``train/loss``, ``val/mae``), one line per run, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in keys if any(k in row for rows in histories.values() for row in rows)]
-    if not keys:
-        return
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.4), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        for label, rows in histories.items():
-            points = [(r["epoch"] + 1, r[key]) for r in rows if key in r]
-            if points:
-                ax.plot(*zip(*points), marker="o", markersize=2.5, label=label)
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    from mmaffect.io import save_figure
-
-    save_figure(fig, path)
+def write_predictions_csv(path: Path, task: TaskSpec, ids: list[str], scores: np.ndarray, labels: np.ndarray) -> None:
+    """``id, prediction, label`` for regression; ``id, prediction, label, p_<class>...`` for classification."""
+    if task.kind == "regression":
+        header = ["id", "prediction", "label"]
+        rows = [[i, f"{p:.6f}", f"{y:.6f}"] for i, p, y in zip(ids, scores, labels)]
+    else:
+        names = task.label_names or [str(c) for c in range(task.num_classes)]
+        header = ["id", "prediction", "label", *[f"p_{n}" for n in names]]
+        rows = [[i, names[int(np.argmax(p))], names[int(y)], *[f"{v:.6f}" for v in p]]
+                for i, p, y in zip(ids, scores, labels)]
+    atomic_write_text(Path(path), csv_text(header, rows))

@@ -21,14 +21,13 @@ import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mmaffect.metrics import METRIC_DIRECTIONS
-from mmaffect.training.checkpoint import atomic_write_text
-from mmaffect.training.results import csv_text, markdown_table
+from mmaffect.errors import ConfigError
+from mmaffect.io import atomic_write_text
+from mmaffect.reporting.benchmark_table import BenchmarkRow, write_benchmark_table
 
 
 class CellSpec(BaseModel):
@@ -65,7 +64,7 @@ class BenchmarkSpec(BaseModel):
         names = [c.name for c in cells]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"benchmark cells need unique labels; repeated: {dupes}")
+            raise ConfigError(f"benchmark cells need unique labels; repeated: {dupes}")
         return cells
 
 
@@ -73,8 +72,8 @@ def load_spec(path: str | Path) -> BenchmarkSpec:
     raw = yaml.safe_load(Path(path).read_text()) or {}
     try:
         return BenchmarkSpec(**raw)
-    except Exception as err:  # pydantic names the bad key
-        raise ValueError(f"{path}: {err}") from None
+    except ValidationError as err:  # pydantic names the bad key
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def slug(text: str) -> str:
@@ -84,15 +83,16 @@ def slug(text: str) -> str:
 def _run_cell(cell: CellSpec, seeds: list[int], data_root: str | None, directory: str, threads: int) -> str:
     import torch
 
-    from mmaffect import api
+    from mmaffect.data.registry import load_dataset
+    from mmaffect.training.runner import train_model
 
     if threads:
         torch.set_num_threads(threads)
     overrides = list(cell.set)
     if cell.modalities:
         overrides.append(f"data.modalities={json.dumps(cell.modalities)}")
-    api.train(cell.model, cell.data, data_root=data_root, config_file=cell.config, overrides=overrides,
-              seeds=seeds, out_dir=directory)
+    bundle = load_dataset(cell.data, data_root=data_root)
+    train_model(cell.model, bundle, config_file=cell.config, overrides=overrides, seeds=seeds, out_dir=directory)
     return directory
 
 
@@ -125,81 +125,16 @@ def run_benchmark(spec: BenchmarkSpec, *, jobs: int = 1, log=print) -> Path:
     return out
 
 
-def collect(spec: BenchmarkSpec, out: Path) -> list[tuple[CellSpec, dict[str, Any]]]:
+def collect(spec: BenchmarkSpec, out: Path) -> list[BenchmarkRow]:
+    """The finished cells of ``spec`` under ``out``, in the spec's order."""
     rows = []
     for cell in spec.cells():
         path = out / slug(cell.name) / "summary.json"
         if path.is_file():
-            rows.append((cell, json.loads(path.read_text())))
+            rows.append(BenchmarkRow(cell.name, cell.model, json.loads(path.read_text())))
     return rows
 
 
 def write_table(spec: BenchmarkSpec, out: Path) -> str:
-    """``table.md`` / ``table.csv``: mean ± std per metric; the best value of each column in bold."""
-    rows = collect(spec, out)
-    if not rows:
-        return ""
-    metrics = spec.metrics or list(rows[0][1]["metrics"])
-    best: dict[str, float] = {}
-    for metric in metrics:
-        values = [s["metrics"][metric]["mean"] for _, s in rows if metric in s["metrics"]]
-        if values:
-            best[metric] = (min if METRIC_DIRECTIONS.get(metric, "max") == "min" else max)(values)
-    header = ["run", "model", "seeds", *metrics]
-    md_rows, csv_rows = [], []
-    for cell, summary in rows:
-        cells_md, cells_csv = [], []
-        for metric in metrics:
-            stats = summary["metrics"].get(metric)
-            if stats is None:
-                cells_md.append("–"); cells_csv += ["", ""]
-                continue
-            text = f"{stats['mean']:.3f} ± {stats['std']:.3f}"
-            cells_md.append(f"**{text}**" if abs(stats["mean"] - best[metric]) < 1e-12 else text)
-            cells_csv += [f"{stats['mean']:.4f}", f"{stats['std']:.4f}"]
-        n = str(len(summary["seeds"]))
-        md_rows.append([cell.name, cell.model, n, *cells_md])
-        csv_rows.append([cell.name, cell.model, n, *cells_csv])
-    md = markdown_table(header, md_rows)
-    atomic_write_text(out / "table.md", md)
-    csv_header = ["run", "model", "seeds", *[f"{m}_{s}" for m in metrics for s in ("mean", "std")]]
-    atomic_write_text(out / "table.csv", csv_text(csv_header, csv_rows))
-    plot_bars(rows, metrics, out / "metrics.png")
-    return md
-
-
-def plot_bars(rows: list[tuple[CellSpec, dict[str, Any]]], metrics: list[str], path: Path) -> None:
-    """One panel per metric: a bar per run with its std as the error bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [cell.name for cell, _ in rows]
-    ncols = min(4, len(metrics))
-    nrows = -(-len(metrics) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols + 2.5, (0.3 * len(names) + 1.2) * nrows),
-                             squeeze=False)
-    for ax in axes.flat[len(metrics):]:
-        ax.set_visible(False)
-    colors = plt.cm.tab10.colors
-    for index, (ax, metric) in enumerate(zip(axes.flat, metrics)):
-        means = [s["metrics"].get(metric, {}).get("mean", float("nan")) for _, s in rows]
-        stds = [s["metrics"].get(metric, {}).get("std", 0.0) for _, s in rows]
-        ax.barh(range(len(names)), means, xerr=stds, color=[colors[i % 10] for i in range(len(names))],
-                capsize=3, alpha=0.85)
-        finite = [m for m in means if m == m]
-        if finite:
-            lo, hi = min(finite), max(finite)
-            pad = max((hi - lo) * 0.6, 0.02)
-            ax.set_xlim(max(lo - pad, 0) if metric != "corr" else lo - pad, hi + pad)
-        ax.set_yticks(range(len(names)))
-        ax.set_yticklabels(names if index % ncols == 0 else [], fontsize=8)
-        ax.invert_yaxis()
-        arrow = "↓" if METRIC_DIRECTIONS.get(metric) == "min" else "↑"
-        ax.set_title(f"{metric} {arrow}")
-        ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    from mmaffect.io import save_figure
-
-    save_figure(fig, path)
+    """``table.md`` / ``table.csv`` and ``metrics.png`` of the finished cells."""
+    return write_benchmark_table(collect(spec, out), out, spec.metrics)

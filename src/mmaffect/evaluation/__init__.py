@@ -1,0 +1,1 @@
+"""Evaluation of trained predictors: one inference loop behind evaluate, predict, robustness and diagnostics."""

@@ -1,0 +1,1 @@
+"""Reporting: results tables (CSV, Markdown, JSON), plots, run and benchmark reports."""

@@ -7,7 +7,7 @@ import pytest
 
 from mmaffect.data.bundle import DatasetBundle, SplitData
 from mmaffect.data.native import read_native, write_native
-from mmaffect.data.tasks import classification_task
+from mmaffect.data.formats.common import classification_task
 from mmaffect.data.fields import field_texts
 
 

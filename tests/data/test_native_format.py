@@ -10,7 +10,7 @@ import pytest
 
 import mmaffect.data.native as native
 from mmaffect.data.bundle import DatasetBundle, SplitData
-from mmaffect.data.mmsa import read_any
+from mmaffect.data.registry import read_path as read_any
 from mmaffect.data.native import (
     ChecksumError, add_modality, commit_array, open_array_for_writing, read_native, write_native,
 )

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmaffect.data.mmsa import NonFiniteWarning, load_mmsa_pickle, load_mult_pickle, read_any
+from mmaffect.data.formats.mmsa import NonFiniteWarning, load_mmsa_pickle, load_mult_pickle
+from mmaffect.data.registry import read_path as read_any
 from mmaffect.data.safe_pickle import UnsafePickleError, safe_load
 
 SIZES = {"train": 6, "valid": 4, "test": 5}

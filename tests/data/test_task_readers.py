@@ -11,10 +11,15 @@ import pytest
 
 from mmaffect.data.native import read_native, write_native
 from mmaffect.data.registry import load_dataset
-from mmaffect.data.tasks import (
-    MissingImagesError, TaskFileError, mark_target, mvsa_merge, read_hateful_memes, read_manifest, read_meld,
-    read_mmsd, read_msed, read_mvsa_single, read_tombert,
-)
+from mmaffect.data.formats.common import TaskFileError
+from mmaffect.data.formats.hateful_memes import read_hateful_memes
+from mmaffect.data.formats.manifest import read_manifest
+from mmaffect.data.formats.meld import read_meld
+from mmaffect.data.formats.mmsd import read_mmsd
+from mmaffect.data.formats.msed import read_msed
+from mmaffect.data.formats.mvsa import mvsa_merge, read_mvsa_single
+from mmaffect.data.formats.tombert import mark_target, read_tombert
+from mmaffect.data.images import MissingImagesError
 
 
 def write(path: Path, text: str) -> Path:

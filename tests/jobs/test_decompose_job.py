@@ -11,7 +11,7 @@ import torch
 from mmaffect.cli import main
 from mmaffect.data.bundle import DatasetBundle, SplitData
 from mmaffect.data.native import read_native, write_native
-from mmaffect.data.tasks import classification_task
+from mmaffect.data.formats.common import classification_task
 from mmaffect.ops.token_matrix import to_token_matrix
 
 TASK = classification_task(["no", "yes"])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mmaffect.data.bundle import DatasetBundle, SplitData
-from mmaffect.data.tasks import MissingImagesError, classification_task
+from mmaffect.data.formats.common import classification_task
+from mmaffect.data.images import MissingImagesError
 from mmaffect.encoders.describers.attributes import AttributesDescriber
 from mmaffect.encoders.describers.base import Describer, build_describer
 from mmaffect.encoders.describers.file import FileDescriber

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmaffect.data.tasks import classification_task
+from mmaffect.data.formats.common import classification_task
 from mmaffect.models.base import build_model
 from mmaffect.ops.token_matrix import average_columns, fit_rows, to_token_matrix
 from mmaffect.types import Batch

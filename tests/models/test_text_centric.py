@@ -8,7 +8,7 @@ import torch
 
 from mmaffect.data.bundle import DatasetBundle, SplitData
 from mmaffect.data.loader import make_loader
-from mmaffect.data.tasks import classification_task
+from mmaffect.data.formats.common import classification_task
 from mmaffect.models.base import build_model
 from mmaffect.models.text_centric import top_k_mask
 from mmaffect.objectives.registry import build_objective

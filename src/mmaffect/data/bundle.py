@@ -73,12 +73,18 @@ class SplitData:
 
 @dataclass
 class DatasetBundle:
-    """A dataset: its name, task, splits and provenance."""
+    """A dataset: its name, task, splits and provenance.
+
+    ``family`` is the benchmark the data belongs to (``mosi``, ``mosei``, ``sims``, ``mmsd``, ...), whatever
+    file it was read from: set by the named readers, recognised from an MMSA pickle's content, recorded
+    in a native ``dataset.json``; None when unknown. Per-dataset config sections are chosen by it.
+    """
 
     name: str
     task: TaskSpec
     splits: dict[str, SplitData]
     provenance: dict[str, Any] = field(default_factory=dict)
+    family: str | None = None
 
     @property
     def modalities(self) -> list[str]:
@@ -97,5 +103,6 @@ class DatasetBundle:
         if not modalities:
             return self
         return DatasetBundle(
-            self.name, self.task, {k: s.subset(modalities) for k, s in self.splits.items()}, self.provenance
+            self.name, self.task, {k: s.subset(modalities) for k, s in self.splits.items()}, self.provenance,
+            self.family,
         )

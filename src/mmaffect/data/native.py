@@ -2,7 +2,7 @@
 
 Layout::
 
-    dataset.json                 format, version, name, task, modalities (dims), splits (sizes, steps,
+    dataset.json                 format, version, name, family, task, modalities (dims), splits (sizes, steps,
                                  extras), provenance, sha256 of every file below
     <split>/<modality>.npy         [N, T, D] float32
     <split>/<modality>.lengths.npy [N] int64 (one file per modality: a modality is added without
@@ -267,6 +267,7 @@ def write_native(bundle: DatasetBundle, out_dir: str | Path, *, overwrite: bool 
             "format": FORMAT,
             "version": VERSION,
             "name": bundle.name,
+            "family": bundle.family,
             "task": bundle.task.model_dump(mode="json"),
             "modalities": {m: {"dim": d} for m, d in dims.items()},
             "splits": splits_meta,
@@ -439,4 +440,4 @@ def read_native(path: str | Path, mmap: bool = True, *, verify: bool = False) ->
         more = {"texts": texts} if texts else {}
         splits[split_name] = SplitData(features, lengths, labels, ids, raw_text, extras, **more)
     task = TaskSpec.model_validate(meta["task"])
-    return DatasetBundle(meta["name"], task, splits, meta.get("provenance", {}))
+    return DatasetBundle(meta["name"], task, splits, meta.get("provenance", {}), family=meta.get("family"))

@@ -80,7 +80,8 @@ def make_synthetic(
             extras={"shared_latent": raw["shared"], "conflict": raw["conflict"],
                     **{f"specific_latent_{m}": e for m, e in raw["specific"].items()}},
         )
-    bundle = DatasetBundle("synthetic", spec, splits, {"generator": "mmaffect.data.synthetic", "seed": seed})
+    bundle = DatasetBundle("synthetic", spec, splits, {"generator": "mmaffect.data.synthetic", "seed": seed},
+                           family="synthetic")
     bundle.provenance["truth"] = truth
     return bundle
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mmaffect.jobs.resumable import ResumableArrays, progress_bar, remove_if_empty, write_json_atomic
-from mmaffect.types import LOW_RANK, SPARSE_PREFIX, decomposition_names, is_decomposition_modality
+from mmaffect.types import LOW_RANK, decomposition_names, is_decomposition_modality
 
 REPORT = "rd_decomposition.json"
 STATS = "rd_solver_stats"  # per-sample [iterations, residual, converged], kept in .partial/ until done

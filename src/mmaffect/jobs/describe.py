@@ -53,7 +53,7 @@ def describe_dataset(bundle: Any, describer: Describer, cache: str | Path, *, im
     ``nothing`` -> ids only. The returned bundle's splits gain ``texts[f]`` for ``f`` in :data:`FIELDS`.
     """
     from mmaffect.data.bundle import DatasetBundle, SplitData
-    from mmaffect.data.tasks import check_images_exist
+    from mmaffect.data.images import check_images_exist, join_image_paths
 
     new_splits = {}
     for split_name, split in bundle.splits.items():
@@ -62,8 +62,7 @@ def describe_dataset(bundle: Any, describer: Describer, cache: str | Path, *, im
             if "image" not in split.texts:
                 raise KeyError(f"{where}: no image paths (texts['image']); the vlm describer needs images - "
                                f"use --describer file with precomputed descriptions")
-            paths = [str(Path(images_dir) / p) if images_dir and not Path(p).is_absolute() else p
-                     for p in split.texts["image"]]
+            paths = join_image_paths(split.texts["image"], images_dir)
             check_images_exist(paths, dataset=where)
             inputs: Sequence[Any] = paths
         elif describer.needs == "text":
@@ -83,17 +82,16 @@ def describe_dataset(bundle: Any, describer: Describer, cache: str | Path, *, im
         new_splits[split_name] = SplitData(split.features, split.lengths, split.labels, split.ids, split.raw_text,
                                            split.extras, texts)
     return DatasetBundle(bundle.name, bundle.task, new_splits,
-                         {**bundle.provenance, "descriptions": {"cache": str(cache), **describer.fingerprint()}})
+                         {**bundle.provenance, "descriptions": {"cache": str(cache), **describer.fingerprint()}},
+                         family=bundle.family)
 
 
 def load_for_description(data: str, *, data_root: str | None = None, images_dir: str | None = None) -> Any:
     """A dataset to describe: a manifest (``.csv``/``.tsv``/``.jsonl``) or anything ``load_dataset`` reads."""
-    from mmaffect.data.registry import load_dataset
-    from mmaffect.data.tasks import MANIFEST_SUFFIXES, read_manifest
+    from mmaffect.data.registry import is_manifest, load_dataset
 
-    path = Path(data)
-    if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
-        return read_manifest(path, images_dir=images_dir)
+    if is_manifest(data):
+        return load_dataset(data, images_dir=images_dir)
     return load_dataset(data, data_root=data_root)
 
 

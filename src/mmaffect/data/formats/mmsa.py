@@ -231,7 +231,25 @@ def _bundle(path: Path, data: Any, name: str | None, layout: str) -> DatasetBund
         provenance["non_finite_set_to_zero"] = zeroed_all
     if ignored:
         provenance["ignored_keys"] = sorted(ignored)
-    return DatasetBundle(name or path.stem, task, splits, provenance)
+    return DatasetBundle(name or path.stem, task, splits, provenance,
+                         family=pickle_family({s: len(sd) for s, sd in splits.items()}, sims))
+
+
+# split sizes (train, valid, test) of the official releases -> the benchmark family they belong to
+KNOWN_SPLIT_SIZES = {
+    (1284, 229, 686): "mosi",     # CMU-MOSI (MMSA and MulT pickles)
+    (1444, 291, 460): "mosi",     # CMU-MOSI utterance features of the bc-LSTM release (mosi_utterance)
+    (16326, 1871, 4659): "mosei",  # CMU-MOSEI
+    (1368, 456, 457): "sims",     # CH-SIMS (with the unimodal labels regression_labels_T/A/V)
+}
+
+
+def pickle_family(sizes: dict[str, int], sims_labels: bool) -> str | None:
+    """The benchmark family of a pickle recognised from its split sizes (SIMS also needs its unimodal labels)."""
+    family = KNOWN_SPLIT_SIZES.get((sizes.get("train", -1), sizes.get("valid", -1), sizes.get("test", -1)))
+    if family == "sims" and not sims_labels:
+        return None
+    return family
 
 
 def _load(path: Path) -> Any:
@@ -266,6 +284,13 @@ def load_mult_pickle(path: str | Path, *, name: str | None = None) -> DatasetBun
     return _bundle(path, _load(path), name, "mult")
 
 
+def load_pickle(path: str | Path, *, name: str | None = None) -> DatasetBundle:
+    """An MMSA or a MulT pickle, the layout detected by content."""
+    path = Path(path)
+    data = _load(path)
+    return _bundle(path, data, name, _layout(data, path))
+
+
 def _layout(data: Any, path: Path) -> str:
     if isinstance(data, dict):
         first = next((data[s] for s in SPLITS if isinstance(data.get(s), dict)), None)
@@ -278,32 +303,3 @@ def _layout(data: Any, path: Path) -> str:
                              f"(needs 'labels'); split keys found: {sorted(map(str, first))}")
         raise ValueError(f"{path}: expected a dict with splits {list(SPLITS)}; keys found: {sorted(map(str, data))}")
     raise ValueError(f"{path}: expected a dict with splits {list(SPLITS)}, got {type(data).__name__}")
-
-
-def _is_manifest_dir(path: Path) -> bool:
-    from mmaffect.data.tasks import MANIFEST_SUFFIXES
-
-    return any((path / f"train{ext}").is_file() for ext in MANIFEST_SUFFIXES)
-
-
-def read_any(path: str | Path, *, name: str | None = None) -> DatasetBundle:
-    """A native dataset directory (with ``dataset.json``), a manifest (``.csv``/``.tsv``/``.jsonl`` file
-    with a split column, or a directory of ``train``/``valid``/``test`` manifests), an MMSA pickle or a
-    MulT pickle, detected by content."""
-    from mmaffect.data.native import read_native
-    from mmaffect.data.tasks import MANIFEST_SUFFIXES, read_manifest
-
-    path = Path(path)
-    if path.is_dir():
-        if (path / "dataset.json").is_file():
-            return read_native(path)
-        if _is_manifest_dir(path):
-            return read_manifest(path, name=name)
-        raise ValueError(f"{path}: a directory without dataset.json (native dataset) or train.csv/.tsv/.jsonl "
-                         f"(manifests) is not a dataset")
-    if path.name == "dataset.json" and path.is_file():
-        return read_native(path.parent)
-    if path.suffix.lower() in MANIFEST_SUFFIXES and path.is_file():
-        return read_manifest(path, name=name)
-    data = _load(path)
-    return _bundle(path, data, name, _layout(data, path))

@@ -44,3 +44,57 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["corr"]["mean"] > 0.8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp"]  # the worker wrote into the same folder
+
+
+def _fake_mosi_pickle(path, sizes=(1284, 229, 686)):
+    """An MMSA pickle with the official CMU-MOSI split sizes and tiny features (plain numpy and dicts)."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = {}
+    for split, n in zip(("train", "valid", "test"), sizes):
+        data[split] = {
+            "text": rng.normal(size=(n, 2, 4)).astype(np.float32),
+            "audio": rng.normal(size=(n, 2, 3)).astype(np.float32),
+            "vision": rng.normal(size=(n, 2, 3)).astype(np.float32),
+            "regression_labels": rng.uniform(-3, 3, size=n).astype(np.float32),
+            "id": np.array([f"{split}_{i}" for i in range(n)], dtype=object),
+        }
+    path.write_bytes(pickle.dumps(data, protocol=4))
+    return path
+
+
+def test_pickle_path_applies_the_dataset_section_of_the_loaded_data(tmp_path, capsys):
+    """`--data <path>/unaligned_50.pkl` is recognised as MOSI by its split sizes, so decalign.yaml's `mosi`
+    section applies (its lr 2e-4 and homogeneous weight 0 differ from the defaults 1e-4 and 0.05)."""
+    import yaml
+
+    data = _fake_mosi_pickle(tmp_path / "unaligned_50.pkl")
+    out = tmp_path / "run"
+    tiny = ["model.hidden=8", "model.num_heads=2", "model.num_layers=1", "model.homogeneous_dim=8",
+            "optim.max_epochs=1", "optim.batch_size=512"]
+    argv = ["train", "--model", "decalign", "--data", str(data), "--seeds", "1", "--out", str(out)]
+    assert main(argv + [x for s in tiny for x in ("--set", s)]) == 0
+    assert "config: decalign.yaml section 'mosi'" in capsys.readouterr().out
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["optim"]["lr"] == 2e-4 and config["objectives"]["homogeneous"]["weight"] == 0.0
+    assert config["optim"]["monitor"] == "loss"
+    assert (out / "summary.json").is_file()  # best seed chosen although selection monitors the loss
+
+
+def test_unrecognised_data_says_no_dataset_section(tmp_path, capsys):
+    data = _fake_mosi_pickle(tmp_path / "other.pkl", sizes=(40, 10, 10))
+    assert main(["train", "--model", "tfn", "--data", str(data), "--seeds", "1", "--set", "optim.max_epochs=1",
+                 "--out", str(tmp_path / "run")]) == 0
+    assert "config: tfn.yaml, no dataset section for 'other'" in capsys.readouterr().out
+
+
+def test_debug_shows_the_traceback(capsys):
+    import pytest
+
+    from mmaffect.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lrr"):
+        main(["--debug", "train", "--set", "optim.lrr=1"])

@@ -41,7 +41,7 @@ def default_run_dir(config: RunConfig, bundle: DatasetBundle, root: str | Path =
 
 def dataset_key(bundle: DatasetBundle) -> str:
     """What picks a config's dataset section: the loaded dataset's family (e.g. ``mosi``), else its name."""
-    return getattr(bundle, "family", None) or bundle.name
+    return bundle.family or bundle.name
 
 
 def config_for(model: str, bundle: DatasetBundle, *, config_file: str | Path | None = None,

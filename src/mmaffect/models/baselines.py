@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from mmaffect.models.base import AffectModel, ModelConfig
-from mmaffect.models.blocks import SequenceEncoder, masked_mean, mlp
+from mmaffect.models.blocks import CrossModalBlock, SequenceEncoder, mlp
+from mmaffect.ops.pooling import masked_mean
 from mmaffect.types import Batch, ModelOutput, TaskSpec
 
 
@@ -151,21 +152,6 @@ def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.T
     pe[:, 0::2] = torch.sin(position * freq)
     pe[:, 1::2] = torch.cos(position * freq)[:, : dim // 2]
     return pe
-
-
-class CrossModalBlock(nn.Module):
-    """Pre-norm cross-modal attention: ``x <- x + MHA(LN(x), LN(y), LN(y))``, then a feed-forward."""
-
-    def __init__(self, dim: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.norm_q, self.norm_kv, self.norm_ff = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim))
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor, y_mask: torch.Tensor) -> torch.Tensor:
-        kv = self.norm_kv(y)
-        x = x + self.attention(self.norm_q(x), kv, kv, key_padding_mask=~y_mask, need_weights=False)[0]
-        return x + self.ff(self.norm_ff(x))
 
 
 class MulT(AffectModel):

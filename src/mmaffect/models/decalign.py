@@ -47,7 +47,6 @@ modality, concatenation with the time-mean shared features, one linear head) is 
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -57,55 +56,11 @@ from pydantic import model_validator
 from torch import nn
 
 from mmaffect.models.base import AffectModel, ModelConfig
-from mmaffect.models.blocks import masked_mean
+from mmaffect.models.blocks import CrossModalEncoder
+from mmaffect.ops.pooling import masked_mean
 from mmaffect.types import Batch, ModelOutput, TaskSpec
 
 __all__ = ["CrossModalEncoder", "DecAlign", "transport_plan_entropy"]
-
-
-class CrossModalLayer(nn.Module):
-    """``x ← LN(x + Drop(MHA(x, ctx, ctx)))``; ``x ← LN(x + Drop(W_2 Drop(ReLU(W_1 x))))`` (post-norm, FFN 4d)."""
-
-    def __init__(self, dim: int, heads: int, attn_dropout: float, relu_dropout: float, res_dropout: float) -> None:
-        super().__init__()
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=attn_dropout, batch_first=True)
-        self.norm_attn = nn.LayerNorm(dim)
-        self.fc1 = nn.Linear(dim, 4 * dim)
-        self.fc2 = nn.Linear(4 * dim, dim)
-        self.norm_ffn = nn.LayerNorm(dim)
-        self.relu_dropout = nn.Dropout(relu_dropout)
-        self.res_dropout = nn.Dropout(res_dropout)
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor, context_padding: torch.Tensor) -> torch.Tensor:
-        h, _ = self.attn(x, context, context, key_padding_mask=context_padding, need_weights=False)
-        x = self.norm_attn(x + self.res_dropout(h))
-        h = self.fc2(self.relu_dropout(F.relu(self.fc1(x))))
-        return self.norm_ffn(x + self.res_dropout(h))
-
-
-class CrossModalEncoder(nn.Module):
-    """``layers`` cross-attention layers; the query and context are scaled by ``sqrt(d)`` first.
-
-    ``context_mask`` ``[B, S]`` is True at real context steps; rows with no real step attend to all steps.
-    """
-
-    def __init__(self, dim: int, heads: int, layers: int, *, attn_dropout: float, relu_dropout: float,
-                 res_dropout: float, embed_dropout: float) -> None:
-        super().__init__()
-        self.scale = math.sqrt(dim)
-        self.embed_dropout = nn.Dropout(embed_dropout)
-        self.layers = nn.ModuleList(
-            CrossModalLayer(dim, heads, attn_dropout, relu_dropout, res_dropout) for _ in range(layers)
-        )
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
-        x = self.embed_dropout(self.scale * x)
-        context = self.scale * context
-        empty = ~context_mask.any(1, keepdim=True)
-        padding = ~(context_mask | empty)
-        for layer in self.layers:
-            x = layer(x, context, padding)
-        return x
 
 
 def transport_plan_entropy(pooled: dict[str, np.ndarray], num_prototypes: int = 7, eps: float = 0.1) -> dict:

@@ -9,84 +9,21 @@ its own learnable penalty ``μ_k`` and sparsity weight ``λ_k`` (kept positive b
     Y_m ← Y_m + μ_k (X_m − L − S_m)
 
 starting from ``L = S = Y = 0``, so that the decomposition can be trained end to end (the paper's
-first open question). The SVT is ``F(AAᵀ) A`` with the spectral function
-``F(G) = Q h(Λ) Qᵀ``, ``h(λ) = max(1 − τ/√λ, 0)``, whose backward pass uses divided differences
-(Daleckii–Krein), so gradients stay finite when singular values repeat.
+first open question). The shrinkage operators (the differentiable SVT ``F(AAᵀ) A`` and the soft
+threshold) are in :mod:`mmaffect.ops.shrinkage`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmaffect.ops.shrinkage import differentiable_svt, soft_threshold, spectral_shrink
+
 __all__ = ["UnrolledDecomposition", "spectral_shrink"]
-
-
-def _h(lam: Tensor, tau: Tensor) -> Tensor:
-    """``h(λ) = max(1 − τ/√λ, 0)``; ``tau`` ``[b]`` broadcast over ``λ`` ``[b, k]``."""
-    t = tau.unsqueeze(-1)
-    return torch.where(lam > t * t, 1.0 - t / lam.clamp_min(torch.finfo(lam.dtype).tiny).sqrt(), 0.0)
-
-
-def _dh(lam: Tensor, tau: Tensor) -> tuple[Tensor, Tensor]:
-    """``(∂h/∂λ, ∂h/∂τ) = (τ/(2λ^{3/2}), −1/√λ)`` on ``λ > τ²``, zero elsewhere."""
-    t = tau.unsqueeze(-1)
-    active = lam > t * t
-    inv_sqrt = lam.clamp_min(torch.finfo(lam.dtype).tiny).rsqrt()
-    d_lam = torch.where(active, 0.5 * t * inv_sqrt / lam.clamp_min(torch.finfo(lam.dtype).tiny), 0.0)
-    d_tau = torch.where(active, -inv_sqrt, 0.0)
-    return d_lam, d_tau
-
-
-class _SpectralShrink(torch.autograd.Function):
-    """``P = Q h(Λ) Qᵀ`` for symmetric PSD ``G = QΛQᵀ`` ``[b, k, k]`` and thresholds ``τ`` ``[b]``.
-
-    Backward (Daleckii–Krein): ``dG = Q (Φ ∘ Qᵀ sym(dP) Q) Qᵀ`` with ``Φ_ij = (h_i − h_j)/(λ_i − λ_j)``,
-    replaced by ``h'((λ_i + λ_j)/2)`` when ``λ_i ≈ λ_j``; ``dτ = Σ_i (Qᵀ dP Q)_ii ∂h/∂τ(λ_i)``.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, g: Tensor, tau: Tensor) -> Tensor:
-        lam, q = torch.linalg.eigh(g)
-        h = _h(lam, tau)
-        ctx.save_for_backward(lam, q, h, tau)
-        return (q * h.unsqueeze(-2)) @ q.mT
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
-        lam, q, h, tau = ctx.saved_tensors
-        gq = q.mT @ (0.5 * (grad + grad.mT)) @ q
-        d_lam, d_tau = _dh(lam, tau)
-        diff = lam.unsqueeze(-1) - lam.unsqueeze(-2)
-        scale = lam.abs().amax(-1, keepdim=True).unsqueeze(-1).clamp_min(torch.finfo(lam.dtype).tiny)
-        close = diff.abs() <= 1e-9 * scale
-        mid = 0.5 * (lam.unsqueeze(-1) + lam.unsqueeze(-2))
-        d_mid, _ = _dh(mid.flatten(-2), tau)
-        phi = torch.where(close, d_mid.view_as(mid),
-                          (h.unsqueeze(-1) - h.unsqueeze(-2)) / torch.where(close, 1.0, diff))
-        grad_g = q @ (phi * gq) @ q.mT
-        grad_tau = (torch.diagonal(gq, dim1=-2, dim2=-1) * d_tau).sum(-1)
-        return grad_g, grad_tau
-
-
-def spectral_shrink(g: Tensor, tau: Tensor) -> Tensor:
-    """Differentiable ``Q max(1 − τ/√Λ, 0) Qᵀ`` of Gram matrices ``g`` ``[b, k, k]`` (``τ`` ``[b]``)."""
-    return _SpectralShrink.apply(g, tau)
-
-
-def _svt(a: Tensor, tau: Tensor) -> Tensor:
-    """Differentiable ``SVT(A, τ) = F(AAᵀ) A`` (or ``A F(AᵀA)``), computed in float64."""
-    a64 = a.to(torch.float64)
-    tau64 = tau.to(torch.float64)
-    if a.shape[-2] <= a.shape[-1]:
-        out = spectral_shrink(a64 @ a64.mT, tau64) @ a64
-    else:
-        out = a64 @ spectral_shrink(a64.mT @ a64, tau64)
-    return out.to(a.dtype)
 
 
 def _inv_softplus(y: float) -> float:
@@ -142,9 +79,9 @@ class UnrolledDecomposition(nn.Module):
         dual = torch.zeros_like(x)
         for k in range(self.num_iters):
             v = x - low.unsqueeze(1) + dual / mu[k]
-            sparse = torch.sign(v) * torch.relu(v.abs() - lam[k] / mu[k])
+            sparse = soft_threshold(v, lam[k] / mu[k])
             a = (x - sparse + dual / mu[k]).mean(dim=1)
             tau = (1.0 if self.svt_compat else 1.0 / m) / mu[k]
-            low = _svt(a, tau.expand(b))
+            low = differentiable_svt(a, tau.expand(b))
             dual = dual + mu[k] * (x - low.unsqueeze(1) - sparse)
         return low, sparse

@@ -57,10 +57,13 @@ import torch.nn.functional as F
 from mmaffect.objectives.base import Objective
 from mmaffect.ops.gmm import GMMResult, fit_diagonal_gmm
 from mmaffect.ops.moments import mmd, moment_matching_loss
-from mmaffect.ops.optimal_transport import entropic_ot_loss, multi_marginal_sinkhorn, sum_of_pairwise_costs
+from mmaffect.ops.optimal_transport import (
+    entropic_ot_loss, gaussian_prototype_cost, multi_marginal_sinkhorn, sum_of_pairwise_costs,
+)
+from mmaffect.ops.pooling import masked_mean
 from mmaffect.types import Batch, ModelOutput
 
-__all__ = ["Decoupling", "HeterogeneousAlignment", "HomogeneousAlignment", "gaussian_cost"]
+__all__ = ["Decoupling", "HeterogeneousAlignment", "HomogeneousAlignment"]
 
 
 def _modality_dict(output: ModelOutput, key: str) -> dict[str, torch.Tensor]:
@@ -88,8 +91,7 @@ def _time_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         raise ValueError(f"expected a [B, T, d] or [B, d] tensor, got shape {tuple(x.shape)}")
     if mask is None or tuple(mask.shape) != tuple(x.shape[:2]):
         return x.mean(1)
-    w = mask.to(x.dtype).unsqueeze(-1)
-    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+    return masked_mean(x, mask)
 
 
 def _mask_for(output: ModelOutput, batch: Batch | None, m: str) -> torch.Tensor | None:
@@ -133,16 +135,6 @@ class Decoupling(Objective):
             cos = F.cosine_similarity(s.reshape(s.shape[0], -1), c.reshape(c.shape[0], -1), dim=1, eps=1e-8)
             terms.append((cos.pow(2) if self.squared else cos).mean())
         return torch.stack(terms).mean()
-
-
-def gaussian_cost(mu_a: torch.Tensor, var_a: torch.Tensor, mu_b: torch.Tensor, var_b: torch.Tensor,
-                  reduction: Literal["mean", "sum"] = "mean") -> torch.Tensor:
-    """``[K_a, K_b]`` cost ``red_d (μ_a,i − μ_b,j)² + red_d (σ²_a,i + σ²_b,j − 2 sqrt(σ²_a,i σ²_b,j + 1e-8))``."""
-    reduce = torch.mean if reduction == "mean" else torch.sum
-    va, vb = var_a.unsqueeze(1), var_b.unsqueeze(0)
-    mean_cost = reduce((mu_a.unsqueeze(1) - mu_b.unsqueeze(0)).pow(2), dim=-1)
-    cov_cost = reduce(va + vb - 2.0 * torch.sqrt(va * vb + 1e-8), dim=-1)
-    return mean_cost + cov_cost
 
 
 class HeterogeneousAlignment(Objective):
@@ -225,7 +217,7 @@ class HeterogeneousAlignment(Objective):
             nu = gmms[m].posteriors.mean(0)
             marginals.append(nu / nu.sum().clamp_min(1e-8))
         pairwise = {
-            (a, b): gaussian_cost(gmms[names[a]].means, gmms[names[a]].variances,
+            (a, b): gaussian_prototype_cost(gmms[names[a]].means, gmms[names[a]].variances,
                                   gmms[names[b]].means, gmms[names[b]].variances, self.cost_reduction)
             for a, b in combinations(range(len(names)), 2)
         }

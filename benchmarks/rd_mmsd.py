@@ -67,7 +67,7 @@ def scores(labels: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 def test_predictions(run_dir: Path, bundle) -> list[dict]:
     """Per seed: test predictions (and attention when the model reports it) of the best checkpoint."""
     from mmaffect.training.checkpoint import load_checkpoint
-    from mmaffect.training.inference import predict_split
+    from mmaffect.evaluation.inference import predict_split
 
     out = []
     for seed_dir in sorted(run_dir.glob("seed_*")):

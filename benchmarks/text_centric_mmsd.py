@@ -68,7 +68,7 @@ def positive_f1_rows(run_dir: Path, data: str) -> list[dict[str, float]]:
 
     from mmaffect.api import load_data
     from mmaffect.training.checkpoint import load_checkpoint
-    from mmaffect.training.inference import predict_split
+    from mmaffect.evaluation.inference import predict_split
 
     bundle = load_data(data)
     rows = []

@@ -60,7 +60,13 @@ PRESETS: dict[str, dict[str, float | int | None]] = {
     # inexact ALM (Lin et al., 2010): μ0 = 1.25 / max_m ||X_m||_2 grown by ρ per iteration,
     # λ = 1/√max(n, c) (None = computed from the input)
     "fast": {"lam": None, "mu": None, "max_iter": 500, "tol": 1e-7, "rho": 1.5},
+    # the paper's problem (λ = 1) to a certified optimum: over-relaxed ADMM on L = V with the median
+    # prox, residual balancing, float32 phase and float64 finish (ops/decomposition_accurate.py);
+    # tol bounds the primal and dual KKT residuals, the duality gap is bounded by 1e-8 (gap_tol)
+    "accurate": {"lam": 1.0, "mu": None, "max_iter": 2000, "tol": 1e-6, "rho": 1.0},
 }
+
+_CORE_FIELDS = ("low_rank", "sparse", "iterations", "residual", "converged")
 
 # CPU working-set target per chunk (bytes), so that the per-iteration passes stay in cache
 _CHUNK_BYTES = 8 << 20
@@ -72,7 +78,10 @@ class DecompositionResult:
 
     ``low_rank`` ``[B, n, c]`` (L), ``sparse`` ``[B, M, n, c]`` (S_m), ``iterations`` ``[B]`` int64,
     ``residual`` ``[B]`` (``max_m ||X_m − L − S_m||_F / ||X_m||_F`` at the last iteration) and
-    ``converged`` ``[B]`` bool (``residual < tol``).
+    ``converged`` ``[B]`` bool (``residual < tol``). The ``accurate`` preset also fills
+    ``dual_residual`` ``[B]`` and ``gap`` ``[B]`` (relative duality gap, an upper bound on the relative
+    objective gap; see :mod:`mmaffect.ops.decomposition_accurate`), and ``converged`` means all three
+    certificates held.
     """
 
     low_rank: Tensor
@@ -80,6 +89,8 @@ class DecompositionResult:
     iterations: Tensor
     residual: Tensor
     converged: Tensor
+    dual_residual: Tensor | None = None
+    gap: Tensor | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -219,6 +230,7 @@ def decompose(
     svt_compat: bool = False,
     dtype: torch.dtype | None = None,
     svt: SvtMethod = "auto",
+    gap_tol: float = 1e-8,
 ) -> DecompositionResult:
     """Decompose ``X`` ``[B, M, n, c]`` into ``L + S_m`` per sample (see the module docstring).
 
@@ -230,6 +242,13 @@ def decompose(
     compute and output dtype; the SVT itself runs in float64. ``svt``: ``"auto"``/``"eigh"`` (Gram
     eigendecomposition) or ``"svd"`` (batched ``torch.linalg.svd``); both give the same result to
     rounding.
+
+    ``"accurate"``: the paper's problem (λ = 1 unless given) solved by a different, faster algorithm
+    (:mod:`mmaffect.ops.decomposition_accurate`) to a certified point: primal and dual KKT residuals
+    below ``tol`` (1e-6) and relative duality gap below ``gap_tol`` (1e-8); ``mu``, ``rho``, ``svt``,
+    ``svt_compat`` do not apply. It reaches the optimum closer than the ``paper`` preset does, in
+    10-20x fewer iterations. ``"fast"`` is approximate: with its λ it solves a different problem, and
+    with ``lam=1`` its fast-growing μ stops far (tens of %) from the optimum's L.
     """
     _validate(X)
     lam_v, mu_v, max_iter_v, tol_v, rho_v = _resolve(preset, lam, mu, max_iter, tol, rho)
@@ -242,6 +261,9 @@ def decompose(
     method = "eigh" if svt == "auto" else svt
     if not mu_max > 0:
         raise ValueError(f"mu_max must be > 0, got {mu_max}")
+    if preset == "accurate":
+        return _decompose_accurate(X, lam=float(lam_v or 1.0), max_iter=max_iter_v, tol=tol_v,
+                                   gap_tol=gap_tol, dtype=dtype)
 
     x = X.to(dtype)
     b, m, n, c = x.shape
@@ -272,7 +294,7 @@ def decompose(
     slices = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
     def run(sl: slice) -> None:
-        part = DecompositionResult(*(getattr(out, f)[sl] for f in DecompositionResult.__dataclass_fields__))
+        part = DecompositionResult(*(getattr(out, f)[sl] for f in _CORE_FIELDS))
         _solve(x[sl], mu0[sl], part, working=working, **kw)
 
     try:
@@ -374,3 +396,19 @@ def _solve(
             return
         theta, tau = thresholds(st.mu)
         buf = torch.empty_like(st.x)
+
+
+def _decompose_accurate(
+    x: Tensor, *, lam: float, max_iter: int, tol: float, gap_tol: float, dtype: torch.dtype,
+) -> DecompositionResult:
+    """The ``accurate`` preset (see :mod:`mmaffect.ops.decomposition_accurate`)."""
+    from mmaffect.ops.decomposition_accurate import ACCURATE_DEFAULTS, solve_accurate
+
+    if not gap_tol > 0:
+        raise ValueError(f"gap_tol must be > 0, got {gap_tol}")
+    opts = dict(ACCURATE_DEFAULTS, lam=lam, max_iter=max_iter, tol=tol, gap_tol=gap_tol)
+    res = solve_accurate(x, opts)
+    return DecompositionResult(
+        low_rank=res["low_rank"].to(dtype), sparse=res["sparse"].to(dtype), iterations=res["iterations"],
+        residual=res["residual"].to(dtype), converged=res["converged"],
+        dual_residual=res["dual_residual"], gap=res["gap"])

@@ -35,7 +35,7 @@ duals ``Y_m ∈ λ∂||S_m||_1`` with ``Σ_m Y_m = −w'/t``, and since ``u ∈ 
 where ``P(L) = ||L||_* + λ Σ_m ||X_m − L||_1`` (``||L||_*`` from the Gram eigenvalues, free) and ``D``
 is the dual objective ``max {Σ_m <Y_m, X_m> : |Y_m| ≤ λ, Σ_m Y_m = u}`` at the dual-feasible ``u``
 (``||u||_2 ≤ 1`` by construction), per entry the minimum over ``k`` of ``u X_k + λ Σ_m |X_m − X_k|``
-(needs ``λM ≥ 1``, else ``η`` is reported as ``inf``). A sample stops after the first iteration with
+(needs ``λM ≥ 1``; otherwise ``η`` is reported as ``inf`` and only the residuals are tested). A sample stops after the first iteration with
 ``r_p ≤ tol``, ``r_d ≤ tol`` and ``η ≤ gap_tol``; ``η`` bounds its objective's distance to the
 optimum, whatever the algorithm did. The first phase runs in float32 until the residuals are below
 ``switch_tol`` (the float64 finish then certifies); it is off on inputs already in float32 where
@@ -146,7 +146,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
             dtype = f64
             x, v, w = x64, v.to(f64), w.to(f64)
             lo, hi = x.amin(dim=1), x.amax(dim=1)
-        done = (r_p <= tol) & (r_d <= tol) & (gap <= gap_tol)
+        done = near & (gap <= gap_tol) if lam * m >= 1.0 else near & (low.dtype == f64)
         last = its >= max_iter
         stop = done | last
         if bool(stop.any()):

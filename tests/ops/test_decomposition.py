@@ -16,7 +16,7 @@ from mmaffect.models.unrolled_decomposition import UnrolledDecomposition, spectr
 from mmaffect.ops import DecompositionResult, decompose
 from mmaffect.ops.decomposition import nuclear_norm, objective, singular_value_threshold, soft_threshold
 
-_REF_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_decomposition.py"
+_REF_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_decomposition.py"
 _spec = importlib.util.spec_from_file_location("reference_decomposition", _REF_PATH)
 assert _spec is not None and _spec.loader is not None
 _ref_module = importlib.util.module_from_spec(_spec)
@@ -307,7 +307,7 @@ def test_unrolled_module_trains() -> None:
 
 
 def test_decomposition_benchmark_script_runs_and_agrees(tmp_path: Path) -> None:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decomposition.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_decomposition.py"
     spec = importlib.util.spec_from_file_location("bench_decomposition", path)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)

@@ -1,7 +1,7 @@
 """Audio decoding for the speech encoders: any audio file, or the audio track of a video, to mono 16 kHz.
 
 Decoding is PyAV's (FFmpeg): every container and codec FFmpeg reads, resampled by FFmpeg's resampler
-(``av.AudioResampler``) to mono float32 at :data:`SAMPLE_RATE`. Frames are streamed and decoding stops at
+(``av.AudioResampler``) to float32 at :data:`SAMPLE_RATE`, channels averaged to mono. Frames are streamed and decoding stops at
 the duration limit, so memory stays bounded by ``max_seconds`` of 16 kHz float32 (600 s = 38 MB).
 
 Every failure is a :class:`~mmaffect.errors.MediaError` that names the file: not decodable, no audio
@@ -94,14 +94,16 @@ def load_audio(path: str | Path, *, sample_rate: int = SAMPLE_RATE, max_seconds:
         declared = stream_duration(container, stream)
         if declared is not None and declared > max_seconds + 1.0 and not truncate:
             raise too_long(path, declared, max_seconds)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        # Keep the channels through the resampler and average them here: FFmpeg's own downmix sums
+        # stereo channels at -3 dB ((L + R) / sqrt 2), which changes the level and can clip.
+        resampler = av.AudioResampler(format="fltp", rate=sample_rate)
         chunks: list[np.ndarray] = []
         count = 0
         truncated = False
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().reshape(-1)
+                    chunk = out.to_ndarray().mean(axis=0)
                     chunks.append(chunk)
                     count += len(chunk)
                 if count > max_samples:
@@ -109,7 +111,7 @@ def load_audio(path: str | Path, *, sample_rate: int = SAMPLE_RATE, max_seconds:
                     break
             if not truncated:
                 for out in resampler.resample(None):
-                    chunk = out.to_ndarray().reshape(-1)
+                    chunk = out.to_ndarray().mean(axis=0)
                     chunks.append(chunk)
                     count += len(chunk)
         except (av.FFmpegError, OSError, ValueError) as err:

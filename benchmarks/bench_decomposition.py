@@ -20,6 +20,7 @@ atomically (temporary file, then rename).
     python benchmarks/bench_decomposition.py --ablation      # what each implementation choice buys
     python benchmarks/bench_decomposition.py --refill        # refilled working set vs chunks
     python benchmarks/bench_decomposition.py --kernels       # eigh routes and the products of one iteration
+    python benchmarks/bench_decomposition.py --tts           # time to solution, accurate preset (DESIGN §8)
 """
 
 from __future__ import annotations
@@ -488,11 +489,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive-max-batch-compaction", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--tts", action="store_true",
+                   help="time to solution of the accurate preset vs the paper loop (decomposition_tts.py)")
+    p.add_argument("--kinds", nargs="+", default=["random", "planted", "tokens"])
+    p.add_argument("--m-values", type=int, nargs="+", default=[2, 3])
+    p.add_argument("--pairs", type=int, default=64, help="--tts: pairs per configuration")
+    p.add_argument("--tokens", type=Path, default=None, help="--tts: token matrices [N, M, 49, c] (.pt)")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch.cuda.is_available() is False")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.tts:
+        from decomposition_tts import run_tts
+
+        run_tts(args)
+        return 0
     mode = next((m for m in ("ablation", "refill", "kernels") if getattr(args, m)), None)
     default_name = f"decomposition_{args.device}" + (f"_{mode}" if mode else "")
     out = args.out or Path(__file__).resolve().parent / "results" / f"{default_name}.json"

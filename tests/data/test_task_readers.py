@@ -252,7 +252,9 @@ def test_manifest_csv_single_file(tmp_path):
 
 def test_manifest_directory_jsonl_and_errors(tmp_path):
     for split in ("train", "dev", "test"):
-        write(tmp_path / "m" / f"{split}.jsonl", json.dumps({"id": f"{split}1", "text": "x", "label": 2}) + "\n")
+        labels = (0, 1, 2) if split == "train" else (2,)
+        write(tmp_path / "m" / f"{split}.jsonl", "".join(json.dumps({"id": f"{split}{k}", "text": "x", "label": k})
+                                                          + "\n" for k in labels))
     bundle = read_manifest(tmp_path / "m")
     assert bundle.task.num_classes == 3 and bundle.task.metrics == "classification"
     write(tmp_path / "bad.csv", "id,text,label,split\na,,1,train\n")
@@ -308,8 +310,9 @@ def test_manifests_are_datasets_for_the_commands(tmp_path, capsys):
     assert back.split("valid").ids == ["s1", "s4", "s7", "s10"]
     assert back.split("valid").labels.tolist() == [1, 0, 1, 0]
     for split in ("train", "valid", "test"):
-        write(tmp_path / "dir" / f"{split}.jsonl", json.dumps({"id": split, "text": "x", "label": "a"}) + "\n")
-    assert load_dataset(str(tmp_path / "dir")).split("test").ids == ["test"]
+        write(tmp_path / "dir" / f"{split}.jsonl", "".join(json.dumps({"id": f"{split}{k}", "text": "x", "label": k})
+                                                            + "\n" for k in ("a", "b")))
+    assert load_dataset(str(tmp_path / "dir")).split("test").ids == ["testa", "testb"]
     (tmp_path / "empty").mkdir()
     assert main(["convert", str(tmp_path / "empty"), str(tmp_path / "out")]) == 2
     assert "train.csv/.tsv/.jsonl" in capsys.readouterr().err

@@ -31,7 +31,7 @@ class Record:
 
     id: str
     text: str
-    label: int
+    label: int | float
     fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -42,7 +42,7 @@ def classification_task(label_names: Sequence[str]) -> TaskSpec:
                     num_classes=len(names), label_names=names)
 
 
-def build_split(records: Sequence[Record], where: str = "") -> SplitData:
+def build_split(records: Sequence[Record], where: str = "", regression: bool = False) -> SplitData:
     """A :class:`SplitData` without feature modalities from ``records`` (every record has the same fields)."""
     keys: list[str] = []
     for r in records:
@@ -51,7 +51,7 @@ def build_split(records: Sequence[Record], where: str = "") -> SplitData:
                 keys.append(k)
     return SplitData(
         features={}, lengths={},
-        labels=np.asarray([r.label for r in records], dtype=np.int64),
+        labels=np.asarray([r.label for r in records], dtype=np.float32 if regression else np.int64),
         ids=[r.id for r in records],
         raw_text=[r.text for r in records],
         texts={k: [r.fields.get(k, "") for r in records] for k in keys},
@@ -59,17 +59,22 @@ def build_split(records: Sequence[Record], where: str = "") -> SplitData:
 
 
 def make_bundle(name: str, splits: dict[str, Sequence[Record]], label_names: Sequence[str],
-                provenance: dict[str, Any], family: str | None = None) -> DatasetBundle:
-    """The bundle of the records of every split; labels checked against ``label_names``."""
+                provenance: dict[str, Any], family: str | None = None, task: TaskSpec | None = None) -> DatasetBundle:
+    """The bundle of the records of every split; class labels checked against ``label_names``.
+
+    ``task`` (e.g. a regression inferred from a manifest's labels) replaces the classification task of
+    ``label_names``."""
+    task = task or classification_task(label_names)
+    regression = task.kind == "regression"
     for split_name, records in splits.items():
         if not records:
             raise TaskFileError(f"{name}: split {split_name!r} is empty")
-        for r in records:
+        for r in records if not regression else ():
             if not 0 <= r.label < len(label_names):
                 raise TaskFileError(f"{name}: split {split_name!r}, sample {r.id!r}: label {r.label} outside "
                                     f"0..{len(label_names) - 1}")
-    return DatasetBundle(name, classification_task(label_names),
-                         {k: build_split(v) for k, v in splits.items()}, provenance, family)
+    return DatasetBundle(name, task, {k: build_split(v, regression=regression) for k, v in splits.items()},
+                         provenance, family)
 
 
 def need_file(path: Path, hint: str = "") -> Path:
@@ -122,13 +127,15 @@ def table_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise TaskFileError(f"{path}: a manifest must be .csv, .tsv or .jsonl")
 
 
-def with_images(splits: dict[str, list[Record]], images_dir: str | Path | None, dataset: str) -> None:
+def with_images(splits: dict[str, list[Record]], images_dir: str | Path | None, dataset: str, *,
+                allow_outside: bool = False) -> None:
     """Resolve ``fields["image"]`` of every record that has one against ``images_dir`` (in place)."""
     if images_dir is None:
         return
     for records in splits.values():
         with_image = [r for r in records if "image" in r.fields]
-        resolved = resolve_images([r.fields["image"] for r in with_image], images_dir, dataset=dataset)
+        resolved = resolve_images([r.fields["image"] for r in with_image], images_dir, dataset=dataset,
+                                  allow_outside=allow_outside)
         for r, p in zip(with_image, resolved):
             r.fields["image"] = p
 

@@ -24,13 +24,14 @@ import json
 import os
 import re
 import shutil
-import uuid
 from pathlib import Path
 from typing import IO, Any, Mapping
 
 import numpy as np
 
-from mmaffect.io import atomic_write_text
+from mmaffect.io import atomic_write_text, remove_stale_temporaries, temporary_path
+from mmaffect.errors import DataError, DataFileNotFoundError
+from mmaffect.data.native_checks import changed_files, check_split_arrays, file_stamps, load_npy
 from mmaffect.data.bundle import DatasetBundle, SplitData
 from mmaffect.types import TaskSpec
 
@@ -41,7 +42,7 @@ _RESERVED = {"labels", "index", "dataset"}
 _CHUNK = 1 << 22
 
 
-class ChecksumError(ValueError):
+class ChecksumError(DataError):
     """A file's sha256 differs from the one recorded in ``dataset.json``."""
 
 
@@ -59,7 +60,9 @@ class _HashingWriter:
 
 
 def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
+    """A temporary name beside ``path``; the temporaries of killed earlier writes to it are removed first."""
+    remove_stale_temporaries(path)
+    return temporary_path(path)
 
 
 def sha256_file(path: Path) -> str:
@@ -95,18 +98,9 @@ def _write_text(path: Path, text: str) -> str:
     return atomic_write_text(path, text)
 
 
-def _load_npy(path: Path, mmap: bool) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing file of a native dataset")
-    try:
-        if mmap:
-            try:
-                return np.load(path, mmap_mode="r", allow_pickle=False)
-            except ValueError:  # empty arrays cannot be memory-mapped
-                pass
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+def _load_npy(path: Path, mmap: bool, kinds: str | None = None, what: str = "array") -> np.ndarray:
+    """A ``.npy`` of the dataset; its header is checked against the file size before any allocation."""
+    return load_npy(path, mmap, kinds=kinds, what=what)
 
 
 def open_array_for_writing(path: str | Path, shape: tuple[int, ...], dtype: Any = np.float32, *,
@@ -254,7 +248,10 @@ def write_native(bundle: DatasetBundle, out_dir: str | Path, *, overwrite: bool 
         raise FileExistsError(f"{out_dir} exists and is not empty; pass overwrite=True to replace it")
     dims = _dims(bundle)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
+    remove_stale_temporaries(out_dir)  # folders of killed earlier writes (their process is gone)
+    if out_dir.exists():  # a replaced copy is only garbage once the target it was replaced by exists
+        remove_stale_temporaries(out_dir, ("old",))
+    tmp = temporary_path(out_dir)
     tmp.mkdir()
     try:
         checksums: dict[str, str] = {}
@@ -273,6 +270,7 @@ def write_native(bundle: DatasetBundle, out_dir: str | Path, *, overwrite: bool 
             "splits": splits_meta,
             "provenance": _jsonable(bundle.provenance),
             "checksums": checksums,
+            "stamps": file_stamps(tmp, checksums),  # size + mtime: a changed file is re-hashed on read
         }
         _write_text(tmp / "dataset.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         _move_into_place(tmp, out_dir)
@@ -290,7 +288,7 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
         out_dir.rmdir()
         os.replace(tmp, out_dir)
         return
-    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:12]}"
+    old = temporary_path(out_dir, "old")
     os.replace(out_dir, old)
     os.replace(tmp, out_dir)
     if old.is_dir():
@@ -341,6 +339,8 @@ def add_modality(dataset_dir: str | Path, name: str, arrays: Mapping[str, np.nda
                                                              lengths[split_name], np.int64,
                                                              what=f"{split_name}/{name} lengths")
         info["steps"][name] = int(arrays[split_name].shape[1])
+        new_files = (f"{split_name}/{name}.npy", f"{split_name}/{name}.lengths.npy")
+        meta.setdefault("stamps", {}).update(file_stamps(dataset_dir, new_files))
     meta["modalities"][name] = {"dim": dims.pop()}
     _write_text(dataset_dir / "dataset.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
@@ -370,13 +370,15 @@ def remove_modality(dataset_dir: str | Path, name: str) -> None:
 
 # ----------------------------------------------------------------------------------------- reading
 
-def verify_native(path: str | Path) -> None:
-    """Check the sha256 of every file listed in ``dataset.json``; raise :class:`ChecksumError` naming a bad one."""
+def verify_native(path: str | Path, only: list[str] | None = None) -> None:
+    """Check the sha256 of every file listed in ``dataset.json`` (or of the relative paths ``only``);
+    raise :class:`ChecksumError` naming a bad one."""
     path = Path(path)
-    for rel, want in _read_meta(path)["checksums"].items():
-        file = path / rel
+    checksums = _read_meta(path)["checksums"]
+    for rel in checksums if only is None else only:
+        file, want = path / rel, checksums[rel]
         if not file.is_file():
-            raise FileNotFoundError(f"{file}: listed in dataset.json but missing")
+            raise DataFileNotFoundError(f"{file}: listed in dataset.json but missing")
         got = sha256_file(file)
         if got != want:
             raise ChecksumError(f"{file}: sha256 {got[:16]}... differs from {want[:16]}... recorded in "
@@ -407,37 +409,39 @@ def _read_index(path: Path, n: int, text_fields: list[str]) -> tuple[list[str], 
 def read_native(path: str | Path, mmap: bool = True, *, verify: bool = False) -> DatasetBundle:
     """Read a native dataset; features (and extras) are memory-mapped read-only when ``mmap``.
 
-    ``verify=True`` first checks every file against the sha256 recorded in ``dataset.json``.
+    Checks (:mod:`mmaffect.data.native_checks`): ``.npy`` headers against file sizes, dtypes, shapes
+    against ``dataset.json`` and each other, lengths in ``[0, T]``, finite labels, NaN/inf in features
+    (whole arrays in memory, a sample of memory-mapped ones). A file whose size or mtime changed since it
+    was written is checked against its sha256; ``verify=True`` checks every file's sha256 and scans
+    memory-mapped features whole.
     """
     path = Path(path)
     meta = _read_meta(path)
     if verify:
         verify_native(path)
+    elif changed := changed_files(path, meta):
+        verify_native(path, only=changed)
+    task = TaskSpec.model_validate(meta["task"])
     dims = {m: int(v["dim"]) for m, v in meta["modalities"].items()}
     splits = {}
     for split_name, info in meta["splits"].items():
         directory, n = path / split_name, int(info["size"])
         features, lengths = {}, {}
-        for m, d in dims.items():
-            file = directory / f"{m}.npy"
-            x = _load_npy(file, mmap)
-            if x.ndim != 3 or x.shape[0] != n or x.shape[2] != d:
-                raise ValueError(f"{file}: shape {x.shape}, dataset.json says [{n}, T, {d}]")
-            features[m] = x
-            lengths[m] = _load_npy(directory / f"{m}.lengths.npy", False)
-            if lengths[m].shape != (n,):
-                raise ValueError(f"{directory / f'{m}.lengths.npy'}: shape {lengths[m].shape}, expected ({n},)")
-        labels = _load_npy(directory / "labels.npy", False)
-        if len(labels) != n:
-            raise ValueError(f"{directory / 'labels.npy'}: {len(labels)} labels, dataset.json says {n}")
+        for m in dims:
+            features[m] = _load_npy(directory / f"{m}.npy", mmap, "f", "features")
+            lengths[m] = _load_npy(directory / f"{m}.lengths.npy", False, "iu", "lengths")
+        labels = _load_npy(directory / "labels.npy", False, "iuf", "labels")
+        check_split_arrays(directory, n, info, dims, features, lengths, labels, task, whole=verify)
         ids, raw, texts = _read_index(directory / "index.jsonl", n, list(info.get("texts", [])))
         raw_text = raw if info.get("has_raw_text", any(t is not None for t in raw)) else None
         extras = {}
         for key in info.get("extras", {}):
             extras[key] = _load_npy(directory / f"extra.{key}.npy", mmap)
-            if len(extras[key]) != n:
-                raise ValueError(f"{directory / f'extra.{key}.npy'}: {len(extras[key])} rows, dataset.json says {n}")
+            recorded = info["extras"][key] if isinstance(info["extras"], dict) else {}
+            if extras[key].ndim == 0 or len(extras[key]) != n or (
+                    "shape" in recorded and list(extras[key].shape) != list(recorded["shape"])):
+                raise DataError(f"{directory / f'extra.{key}.npy'}: shape {extras[key].shape}, dataset.json says "
+                                f"{recorded.get('shape', [n, '...'])}")
         more = {"texts": texts} if texts else {}
         splits[split_name] = SplitData(features, lengths, labels, ids, raw_text, extras, **more)
-    task = TaskSpec.model_validate(meta["task"])
     return DatasetBundle(meta["name"], task, splits, meta.get("provenance", {}), family=meta.get("family"))

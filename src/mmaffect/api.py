@@ -50,11 +50,21 @@ def load_data(data: PathLike | DatasetBundle, *, data_root: PathLike | None = No
 
 
 def convert(source: PathLike, out_dir: PathLike, *, name: str | None = None,
-            data_root: PathLike | None = None) -> DatasetBundle:
-    """Write ``source`` (pickle, manifest, native directory or dataset name) as a native dataset at ``out_dir``."""
+            data_root: PathLike | None = None, task: str | None = None, metrics: str | None = None,
+            split_ratios: tuple[float, float, float] | None = None, split_seed: int | None = None,
+            group_by: str | None = None, allow_outside: bool = False) -> DatasetBundle:
+    """Write ``source`` (pickle, manifest, native directory or dataset name) as a native dataset at ``out_dir``.
+
+    Manifests only: ``task`` (``regression``/``classification``) and ``metrics`` force what is otherwise
+    inferred from the labels; ``split_ratios`` (train, valid, test), ``split_seed`` and ``group_by`` (a
+    column such as ``speaker``) split a manifest without a split column; ``allow_outside`` admits media
+    paths outside the manifest's folder.
+    """
     from mmaffect.jobs.convert import convert_dataset
 
-    return convert_dataset(source, out_dir, name=name, data_root=data_root)
+    return convert_dataset(source, out_dir, name=name, data_root=data_root, task=task, metrics=metrics,
+                           split_ratios=split_ratios, split_seed=split_seed, group_by=group_by,
+                           allow_outside=allow_outside)
 
 
 def extract(dataset: PathLike, *, kind: str = "text", encoder: str | None = None, name: str | None = None,

@@ -125,6 +125,16 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("out_dir")
     p.add_argument("--name", default=None)
     p.add_argument("--data-root", default=None)
+    p.add_argument("--task", choices=["regression", "classification"], default=None,
+                   help="manifest: force the task (default: inferred from the labels, and printed)")
+    p.add_argument("--metrics", choices=["msa", "sims", "classification", "binary"], default=None,
+                   help="manifest: force the metric set (default: inferred from the labels)")
+    p.add_argument("--split-ratios", type=float, nargs=3, default=None, metavar=("TRAIN", "VALID", "TEST"),
+                   help="manifest without a split column: seeded split with these shares, e.g. 0.8 0.1 0.1")
+    p.add_argument("--split-by", default=None, help="manifest: column whose groups stay in one split (e.g. speaker)")
+    p.add_argument("--seed", type=int, default=None, help="manifest: seed of the split (default 0)")
+    p.add_argument("--allow-outside-paths", action="store_true",
+                   help="manifest: admit media paths that are absolute or lead out of the manifest's folder")
 
 
 def _extract_args(p: argparse.ArgumentParser) -> None:
@@ -243,7 +253,9 @@ def _benchmark(a: argparse.Namespace) -> None:
 
 
 def _convert(a: argparse.Namespace) -> None:
-    bundle = api.convert(a.source, a.out_dir, name=a.name, data_root=a.data_root)
+    bundle = api.convert(a.source, a.out_dir, name=a.name, data_root=a.data_root, task=a.task, metrics=a.metrics,
+                         split_ratios=a.split_ratios, split_seed=a.seed, group_by=a.split_by,
+                         allow_outside=a.allow_outside_paths)
     sizes = ", ".join(f"{k}: {len(v)}" for k, v in bundle.splits.items())
     print(f"wrote {bundle.name} ({sizes}) to {a.out_dir}")
 

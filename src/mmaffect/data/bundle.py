@@ -90,6 +90,20 @@ class DatasetBundle:
     def modalities(self) -> list[str]:
         return list(next(iter(self.splits.values())).features)
 
+    def require_features(self) -> None:
+        """Raise :class:`mmaffect.errors.DataError` when the dataset has no feature modality to train on.
+
+        A converted manifest holds texts and media paths only; ``mmaffect extract`` adds modalities.
+        """
+        from mmaffect.errors import DataError
+
+        if self.modalities:
+            return
+        raise DataError(f"dataset {self.name!r} has no feature modality yet (only texts, labels and media paths): "
+                        f"add one before training with `mmaffect extract DATA --encoder all-MiniLM-L6-v2` (text "
+                        f"embeddings; DATA is the native directory `mmaffect convert MANIFEST DATA` wrote), or an "
+                        f"image/audio encoder (e.g. `mmaffect extract DATA --encoder-kind clip --encoder CLIP_MODEL`)")
+
     def dims(self) -> dict[str, int]:
         split = next(iter(self.splits.values()))
         return {m: int(a.shape[-1]) for m, a in split.features.items()}

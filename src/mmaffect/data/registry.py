@@ -39,6 +39,10 @@ DATASETS.add("mvsa_single", "mmaffect.data.registry:load_mvsa_single",
              description="MVSA-Single image-text sentiment, seeded 8:1:1 split, <root>/mvsa_single/")
 
 DATA_ROOT_ENV = "MMAFFECT_DATA_ROOT"
+ACCEPTED_FORMATS = ("a dataset name (`mmaffect list`), a native dataset directory (with dataset.json), an MMSA/MulT "
+                    "pickle (.pkl), or a manifest (.csv/.tsv/.jsonl with columns id, text, label[, split]; a "
+                    "list of JSON objects goes one per line in a .jsonl file)")
+NOT_DATASET_SUFFIXES = (".json", ".yaml", ".yml", ".txt", ".xlsx", ".xls", ".parquet", ".npz", ".npy", ".zip")
 
 
 def default_data_root() -> Path | None:
@@ -87,6 +91,8 @@ def read_path(path: str | Path, **options: Any) -> DatasetBundle:
         return read_native(path.parent)
     if path.suffix.lower() in MANIFEST_SUFFIXES and path.is_file():
         return read_manifest(path, **options)
+    if path.suffix.lower() in NOT_DATASET_SUFFIXES:
+        raise DataError(f"{path}: a {path.suffix} file is not a dataset; accepted: {ACCEPTED_FORMATS}")
     return load_pickle(path, **options)
 
 

@@ -94,6 +94,7 @@ def run_training(config: RunConfig, bundle: DatasetBundle, out_dir: str | Path |
     Layout: ``seed_<s>/`` (checkpoint + metrics), ``results.csv``, ``summary.{csv,md,json}``,
     ``config.yaml``, ``environment.json``, ``learning_curve.png``.
     """
+    bundle.require_features()
     bundle = bundle.with_modalities(config.data.modalities)
     directory = Path(out_dir or os.environ.get(RUN_DIR_ENV) or default_run_dir(config, bundle))
     if config.devices > 1:  # DDP workers re-run the command: they must find the same folder

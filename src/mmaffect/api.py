@@ -71,8 +71,11 @@ def extract(dataset: PathLike, *, kind: str = "text", encoder: str | None = None
             field: str = "raw_text", batch_size: int = 64, source: str | None = None,
             data_root: PathLike | None = None, pooling: str = "mean", max_tokens: int = 64,
             images_dir: PathLike | None = None, rows: int = 49, columns: int = 64,
-            skip_missing: bool = False) -> Any:
+            skip_missing: bool = False, replace: bool = False, allow_outside: bool = False) -> Any:
     """Add encoder outputs to the native dataset ``dataset`` (converted first from ``source`` when given).
+
+    ``replace``: compute a text modality of that name again (one made with other settings is otherwise
+    refused). ``allow_outside``: admit image paths that lead out of ``images_dir``.
 
     ``kind="text"``: a text-embedding modality (default encoder all-MiniLM-L6-v2, name ``text_minilm``;
     ``pooling``/``max_tokens``). ``kind="clip"``: a CLIP model's image patch tokens and text token states
@@ -85,14 +88,15 @@ def extract(dataset: PathLike, *, kind: str = "text", encoder: str | None = None
             raise ConfigError("extract kind 'clip' needs an encoder (a CLIPModel path or name)")
         return extract_image_text(Path(dataset), encoder=encoder, images_dir=images_dir, name=name or "clip",
                                   field=field, rows=rows, columns=columns, batch_size=batch_size,
-                                  skip_missing=skip_missing, source=source, data_root=data_root)
+                                  skip_missing=skip_missing, source=source, data_root=data_root,
+                                  allow_outside=allow_outside)
     if kind != "text":
         raise ConfigError(f"unknown extract kind {kind!r}; choose 'text' or 'clip'")
     from mmaffect.jobs.extract import extract_text_modality
 
     return extract_text_modality(Path(dataset), encoder=encoder or "all-MiniLM-L6-v2", name=name or "text_minilm",
                                  pooling=pooling, max_tokens=max_tokens, batch_size=batch_size, source=source,
-                                 data_root=data_root, field=field)
+                                 data_root=data_root, field=field, replace=replace)
 
 
 def describe(data: PathLike, describer: str, cache: PathLike, *, out: PathLike | None = None,

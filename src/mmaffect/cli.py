@@ -159,6 +159,10 @@ def _extract_args(p: argparse.ArgumentParser) -> None:
                    help="clip: leave samples with a missing/unreadable image without one (counted) instead of failing")
     p.add_argument("--rows", type=int, default=49, help="clip: rows n of the token matrices")
     p.add_argument("--columns", type=int, default=64, help="clip: columns c (groups of projected dims averaged)")
+    p.add_argument("--replace", action="store_true",
+                   help="text: compute the modality --name again (one made with other settings is refused)")
+    p.add_argument("--allow-outside-paths", action="store_true",
+                   help="clip: admit image paths that lead out of --images-dir")
 
 
 def _decompose_args(p: argparse.ArgumentParser) -> None:
@@ -264,7 +268,7 @@ def _extract(a: argparse.Namespace) -> None:
     api.extract(a.dataset, kind=a.encoder_kind, encoder=a.encoder, name=a.name, field=a.field,
                 batch_size=a.batch_size, source=a.source, data_root=a.data_root, pooling=a.pooling,
                 max_tokens=a.max_tokens, images_dir=a.images_dir, rows=a.rows, columns=a.columns,
-                skip_missing=a.skip_missing)
+                skip_missing=a.skip_missing, replace=a.replace, allow_outside=a.allow_outside_paths)
 
 
 def _decompose(a: argparse.Namespace) -> None:

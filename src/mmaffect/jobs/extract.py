@@ -12,27 +12,41 @@ from pathlib import Path
 
 import numpy as np
 
+from mmaffect.errors import ConfigError
 from mmaffect.jobs.convert import ensure_native
-from mmaffect.jobs.resumable import ResumableArrays, progress_bar, remove_if_empty
+from mmaffect.jobs.resumable import (
+    ResumableArrays, check_completed, check_output_name, progress_bar, record_settings, remove_if_empty,
+)
 
 
 def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2", name: str = "text_minilm",
                           pooling: str = "mean", max_tokens: int = 64, batch_size: int = 64,
-                          source: str | None = None, data_root: str | None = None, field: str = "raw_text") -> None:
+                          source: str | None = None, data_root: str | None = None, field: str = "raw_text",
+                          replace: bool = False) -> None:
     """Add modality ``name`` = ``encoder(field)`` to the native dataset at ``dataset_dir``.
 
     ``field`` is ``raw_text`` or a key of the splits' ``texts``; ``a+b`` encodes the fields joined by
-    the encoder's separator token (see :mod:`mmaffect.data.fields`).
+    the encoder's separator token (see :mod:`mmaffect.data.fields`). The name is checked before any
+    work; a modality ``name`` completed with other settings is refused unless ``replace`` (then it is
+    computed again); an unfinished one made with other settings is started over.
     """
     from mmaffect.data.fields import field_texts
-    from mmaffect.data.native import add_modality, read_native
+    from mmaffect.data.native import add_modality, read_native, remove_modality
     from mmaffect.encoders.text import TextEncoder
 
     dataset_dir = Path(dataset_dir)
+    check_output_name(dataset_dir, name, [f".partial/{name}.lengths"])
+    if batch_size < 1 or max_tokens < 1:
+        raise ConfigError(f"batch size and max tokens must be >= 1, got {batch_size} and {max_tokens}")
     ensure_native(dataset_dir, source, data_root)
     bundle = read_native(dataset_dir)
-    if name in bundle.modalities:
-        print(f"{dataset_dir}: modality {name!r} already present; nothing to do")
+    request = {"encoder": encoder, "field": field, "pooling": pooling, "max_tokens": max_tokens}
+    if replace and name in bundle.modalities:
+        remove_modality(dataset_dir, name)
+        record_settings(dataset_dir, name, None)
+        bundle = read_native(dataset_dir)
+    if check_completed(dataset_dir, name, request, name in bundle.modalities):
+        print(f"{dataset_dir}: modality {name!r} already present with these settings; nothing to do")
         return
     for split_name, split in bundle.splits.items():
         field_texts(split, field, where=f"{dataset_dir}, split {split_name!r}")  # fails early on a bad field
@@ -55,6 +69,7 @@ def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2
                 feats, length = text_encoder.encode(texts[start:stop])
                 writer.write(start, {name: feats, lengths_name: length})
                 bar.update(task, completed=stop)
+    record_settings(dataset_dir, name, request)  # before the commit point: a present modality always has it
     add_modality(dataset_dir, name, {s: np.asarray(w.arrays[name]) for s, w in writers.items()},
                  {s: np.asarray(w.arrays[lengths_name]) for s, w in writers.items()})
     for w in writers.values():

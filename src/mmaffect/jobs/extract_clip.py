@@ -14,17 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from mmaffect.jobs.convert import ensure_native
-from mmaffect.jobs.resumable import ResumableArrays, progress_bar, remove_if_empty, write_json_atomic
+from mmaffect.jobs.resumable import (
+    ResumableArrays, check_output_name, progress_bar, remove_if_empty, write_json_atomic,
+)
 
 
 def extract_image_text(dataset_dir: str | Path, *, encoder: str, images_dir: str | Path | None = None,
                        name: str = "clip", field: str = "raw_text", rows: int = 49, columns: int = 64,
                        max_tokens: int = 77, batch_size: int = 32, skip_missing: bool = False,
                        source: str | None = None, data_root: str | None = None,
-                       progress: bool = True) -> dict[str, int]:
+                       progress: bool = True, allow_outside: bool = False) -> dict[str, int]:
     """Add ``<name>_image`` and ``<name>_text`` ``[N, n, c]`` to the native dataset at ``dataset_dir``.
 
-    Returns ``{split: number of skipped images}``.
+    Returns ``{split: number of skipped images}``. The names are checked before any work; relative image
+    paths leading out of ``images_dir`` are refused unless ``allow_outside``.
     """
     from mmaffect.data.fields import field_texts
     from mmaffect.data.images import image_paths
@@ -32,9 +35,10 @@ def extract_image_text(dataset_dir: str | Path, *, encoder: str, images_dir: str
     from mmaffect.encoders.clip import ClipTokenEncoder, ImageReadError, read_image
 
     dataset_dir = Path(dataset_dir)
+    image_name, text_name = f"{name}_image", f"{name}_text"
+    check_output_name(dataset_dir, name, [image_name, text_name, f"{image_name}.skipped.json"])
     ensure_native(dataset_dir, source, data_root)
     bundle = read_native(dataset_dir)
-    image_name, text_name = f"{name}_image", f"{name}_text"
     if image_name in bundle.modalities and text_name in bundle.modalities:
         print(f"{dataset_dir}: modalities {image_name!r} and {text_name!r} already present; nothing to do")
         return {}
@@ -43,7 +47,8 @@ def extract_image_text(dataset_dir: str | Path, *, encoder: str, images_dir: str
     inputs = {}
     for split_name, split in bundle.splits.items():
         where = f"{dataset_dir}, split {split_name!r}"
-        inputs[split_name] = (image_paths(split, images_dir, where), field_texts(split, field, where=where))
+        inputs[split_name] = (image_paths(split, images_dir, where, allow_outside=allow_outside),
+                              field_texts(split, field, where=where))
     clip = ClipTokenEncoder(encoder, rows=rows, columns=columns, max_tokens=max_tokens)
     settings = {"encoder": str(clip.path), "field": field, "rows": rows, "columns": columns,
                 "max_tokens": clip.max_tokens, "images_dir": str(images_dir), "skip_missing": skip_missing}

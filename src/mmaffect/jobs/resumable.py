@@ -14,13 +14,73 @@ rather than overwritten, since the user named that file.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mmaffect.errors import DataError
+from mmaffect.errors import ConfigError, DataError
 from mmaffect.io import atomic_write_json, atomic_write_text
+
+
+OUTPUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+SETTINGS_FILE = "extract_settings.json"  # modality name -> the settings that made it
+
+
+def check_output_name(dataset_dir: Path, name: str, outputs: Sequence[str] = ()) -> None:
+    """Refuse a modality name that is not a plain file name, or an output path that leaves ``dataset_dir``.
+
+    Called before any work, so a bad ``--name`` (``../x``, ``/abs/path``) costs nothing and writes nothing.
+    """
+    if not isinstance(name, str) or not OUTPUT_NAME.fullmatch(name) or name in ("dataset", "index", "labels"):
+        raise ConfigError(f"--name {name!r}: a modality name is letters, digits, '_' or '-' (at most 100, starting "
+                          f"with a letter or digit; no '/', '..' or dots); it becomes a file inside {dataset_dir}")
+    root = os.path.normpath(os.path.abspath(dataset_dir))
+    for rel in (name, *outputs):
+        full = os.path.normpath(os.path.join(root, rel))
+        if os.path.commonpath([root, full]) != root:
+            raise ConfigError(f"output {rel!r} would be written outside {dataset_dir}")
+
+
+def completed_settings(dataset_dir: Path) -> dict[str, Any]:
+    """The recorded settings of every modality an extract job completed in ``dataset_dir``."""
+    path = Path(dataset_dir) / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def record_settings(dataset_dir: Path, name: str, settings: Mapping[str, Any] | None) -> None:
+    """Record (or with ``None`` forget) the settings that made modality ``name``."""
+    recorded = completed_settings(dataset_dir)
+    if settings is None:
+        recorded.pop(name, None)
+    else:
+        recorded[name] = json.loads(json.dumps(dict(settings)))
+    write_json_atomic(Path(dataset_dir) / SETTINGS_FILE, recorded)
+
+
+def check_completed(dataset_dir: Path, name: str, settings: Mapping[str, Any], present: bool) -> bool:
+    """True when modality ``name`` is already complete with ``settings`` (nothing to do).
+
+    A modality of that name made with other (or unknown) settings is refused: it is never mixed with,
+    nor silently kept in place of, what was asked for.
+    """
+    if not present:
+        return False
+    recorded = completed_settings(dataset_dir).get(name)
+    wanted = json.loads(json.dumps(dict(settings)))
+    if recorded == wanted:
+        return True
+    made = f"made with {recorded}" if recorded is not None else "not made by this job (settings unknown)"
+    raise DataError(f"{dataset_dir}: modality {name!r} already exists, {made}; the settings asked for now are "
+                    f"{wanted}: pass --replace to compute it again, or --name OTHER for a second modality")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -39,6 +99,9 @@ class ResumableArrays:
         self.settings = json.loads(json.dumps(dict(settings)))
         state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
         resume = state.get("settings") == self.settings and all(p.exists() for p in self.paths.values())
+        if state and not resume:
+            print(f"{self.state_path}: an unfinished {job!r} of split {split!r} was made with other settings "
+                  f"({state.get('settings')}); starting this split over with {self.settings}")
         self.done = int(state.get("done", 0)) if resume else 0
         self.notes: dict[str, Any] = dict(state.get("notes", {})) if resume else {}
         mode = "r+" if self.done else "w+"

@@ -3,7 +3,7 @@
 Measured with the settings below (``OMP_NUM_THREADS=1``, about 3 s per run), test alignment
 sigma_1 / sqrt(M) with / without the objectives, seeds 1-5: 0.700/0.637, 0.695/0.625, 0.700/0.638,
 0.691/0.635, 0.698/0.648, so differences 0.050-0.071 (the old single-seed bound of +0.05 sat at the
-bottom of that spread). Asserted: each of seeds 1-3 gains > 0.02, their mean gain > 0.04.
+bottom of that spread). Asserted: each of seeds 1-2 gains > 0.02, their mean gain > 0.04.
 
 Cross-modal retrieval is *not* compared: on this data it is at chance level for both models
 (mean R@5 0.013-0.108 against 5/200 = 0.025 by chance; R@1 differences of one or two test samples),
@@ -18,7 +18,7 @@ from mmaffect import api
 from mmaffect.data.synthetic import make_synthetic
 
 COMMON = ["optim.max_epochs=10", "optim.patience=10", "model.head_input=pooled"]
-SEEDS = [1, 2, 3]
+SEEDS = [1, 2]
 
 
 @pytest.fixture(scope="module")

@@ -94,10 +94,12 @@ class DatasetBundle:
         """Raise :class:`mmaffect.errors.DataError` when the dataset has no feature modality to train on.
 
         A converted manifest holds texts and media paths only; ``mmaffect extract`` adds modalities.
+        Token ids carried as ``tokens.*`` extras (read by a model's own text encoder) count as an input.
         """
+        from mmaffect.data.loader import TOKENS_PREFIXES
         from mmaffect.errors import DataError
 
-        if self.modalities:
+        if self.modalities or any(k.startswith(TOKENS_PREFIXES) for s in self.splits.values() for k in s.extras):
             return
         raise DataError(f"dataset {self.name!r} has no feature modality yet (only texts, labels and media paths): "
                         f"add one before training with `mmaffect extract DATA --encoder all-MiniLM-L6-v2` (text "

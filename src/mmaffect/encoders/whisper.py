@@ -16,7 +16,11 @@ short clips. ``window`` chooses:
 - ``"clip"`` (default): the encoder runs on the clip's own mel frames (rounded up to an even count),
   positional embeddings 0..n−1, no padding. Self-attention then sees only the clip, so frames differ
   from the padded ones: mean cosine 0.94 between the two frame by frame, 0.98 after mean pooling, on
-  RAVDESS clips, at 0.12 CPU-s per clip, ~1/11 of the cost (``benchmarks/bench_media_extraction.py``). Each clip is encoded alone, so its
+  RAVDESS clips, at 0.12 CPU-s per clip, ~1/11 of the cost (``benchmarks/bench_media_extraction.py``).
+  The approximation costs accuracy downstream: RAVDESS emotion from mean-pooled frames (logistic
+  regression, ``benchmarks/ravdess_whisper_probe.py``) scores 0.667 test accuracy with this window
+  against the 0.733 reference of Whisper's padded input — choose ``"padded"`` when accuracy matters
+  more than the 10× cost. Each clip is encoded alone, so its
   frames never depend on the other clips of a batch (packing several clips into one 30 s window was
   measured and rejected: frames of the second and later clips keep a cosine of only 0.3–0.6 to their
   single-clip frames, because attention and positions mix the clips).

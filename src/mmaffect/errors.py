@@ -44,6 +44,10 @@ class EncoderError(MMAffectError, ValueError):
     """An encoder or describer that cannot be loaded or cannot reproduce a recorded recipe."""
 
 
+class ResourceError(MMAffectError, MemoryError):
+    """The machine ran out of memory; the message says which setting to reduce."""
+
+
 class MissingExtraError(MMAffectError, ImportError):
     """An optional capability whose extra is not installed; the message says what to install."""
 

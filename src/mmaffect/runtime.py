@@ -15,6 +15,8 @@ Precedence: an explicit ``threads`` argument (``--threads``), then ``MMAFFECT_TH
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 from mmaffect.errors import ConfigError
 
@@ -56,3 +58,19 @@ def configure_threads(threads: int | None = None) -> int:
     except RuntimeError:
         pass  # inter-op threads can only be set before the first parallel region; the intra-op setting matters
     return count
+
+
+@contextmanager
+def thread_scope(count: int) -> Iterator[int]:
+    """Run a block with ``count`` intra-op threads, then restore the previous setting (for a solver that
+    sizes its own worker pool from ``torch.get_num_threads()``)."""
+    import torch
+
+    if count < 1:
+        raise ConfigError(f"threads={count}: the number of threads must be at least 1")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        torch.set_num_threads(previous)

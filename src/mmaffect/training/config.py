@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mmaffect.errors import ConfigError
+from mmaffect.errors import ConfigError, DataFileNotFoundError
 
 
 class OptimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 64
-    max_epochs: int = 40
-    patience: int = 8
-    grad_clip: float = 1.0
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    batch_size: int = Field(64, ge=1)
+    max_epochs: int = Field(40, ge=1)
+    patience: int = Field(8, ge=0)
+    grad_clip: float = Field(1.0, ge=0.0)
     loss: Literal["auto", "l1", "mse", "ce"] = "auto"
     monitor: str = "auto"
 
@@ -54,9 +54,17 @@ class RunConfig(BaseModel):
     objectives: dict[str, dict[str, Any]] = Field(default_factory=dict)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     data: DataConfig = Field(default_factory=DataConfig)
-    seeds: list[int] = Field(default_factory=lambda: [1111, 1112, 1113])
-    devices: int = 1
+    seeds: list[int] = Field(default_factory=lambda: [1111, 1112, 1113], min_length=1)
+    devices: int = Field(1, ge=1)
     strategy: str = "auto"
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        if repeated:
+            raise ValueError(f"seed(s) {repeated} repeated; each seed trains once")
+        return seeds
 
 
 def model_yaml(model: str) -> dict[str, Any]:
@@ -101,14 +109,46 @@ def _check_sections(raw: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: unknown section(s) {unknown}; allowed: {sorted(_SECTIONS)}")
 
 
+def _matching_sections(per_dataset: dict[str, Any], dataset: str | None) -> list[str]:
+    if not dataset:
+        return []
+    candidates = list(dict.fromkeys((dataset.split("_")[0], dataset)))
+    return [c for c in candidates if c in per_dataset]
+
+
 def dataset_sections(model: str, dataset: str | None) -> list[str]:
     """The ``datasets.<name>`` sections of ``model``'s YAML that apply to the dataset key ``dataset``
     (its family or name), in the order they are merged."""
-    if not dataset:
-        return []
-    per_dataset = model_yaml(model).get("datasets") or {}
-    candidates = list(dict.fromkeys((dataset.split("_")[0], dataset)))
-    return [c for c in candidates if c in per_dataset]
+    return _matching_sections(model_yaml(model).get("datasets") or {}, dataset)
+
+
+def read_user_config(path: str | Path) -> dict[str, Any]:
+    """A user ``--config`` YAML as a mapping; its ``datasets.<name>`` sections apply like the model YAML's
+    (the one of the loaded dataset's family, then of its exact name), after the file's top-level values."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileNotFoundError(f"--config {path}: no such file")
+    try:
+        user = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"--config {path}{where}: not valid YAML ({problem})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config {path}: not a text file") from None
+    if user is None:
+        return {}
+    if not isinstance(user, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of sections (model, optim, ...), "
+                          f"got {type(user).__name__}")
+    _check_sections(user, str(path))
+    sections = user.get("datasets")
+    if sections is not None and not (isinstance(sections, dict) and all(isinstance(v, dict) for v in sections.values())):
+        raise ConfigError(f"--config {path}: 'datasets' must map dataset names to sections, e.g. datasets: {{mosi: {{optim: {{lr: 1e-4}}}}}}")
+    for name, section in (sections or {}).items():
+        _check_sections(section, f"{path} datasets.{name}")
+    return user
 
 
 def config_source(model: str, dataset: str | None) -> str:
@@ -135,10 +175,11 @@ def resolve_config(
     for section in dataset_sections(model, dataset):
         raw = deep_merge(raw, per_dataset[section])
     if config_file is not None:
-        user = yaml.safe_load(Path(config_file).read_text()) or {}
-        _check_sections(user, str(config_file))
-        user.pop("datasets", None)
+        user = read_user_config(config_file)
+        user_sections = user.pop("datasets", None) or {}
         raw = deep_merge(raw, user)
+        for section in _matching_sections(user_sections, dataset):
+            raw = deep_merge(raw, user_sections[section])
     for text in overrides or []:
         override = parse_override(text)
         _check_sections(override, f"--set {text}")
@@ -165,10 +206,11 @@ def _validate_parts(config: RunConfig) -> None:
 
     cls = MODELS.get(config.model)
     try:
-        cls.Config(**config.model_params)
+        params = cls.Config(**config.model_params)
     except ValidationError as err:
         problems = "; ".join(f"model.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"invalid configuration for {config.model!r}: {problems}") from None
+    _check_sizes(config.model, params.model_dump() if hasattr(params, "model_dump") else dict(config.model_params))
     for name, params in config.objectives.items():
         if name not in OBJECTIVES:
             raise ConfigError(f"objectives.{name}: unknown objective; known: {', '.join(OBJECTIVES.names())}")
@@ -178,6 +220,21 @@ def _validate_parts(config: RunConfig) -> None:
             if unknown:
                 raise ConfigError(f"objectives.{name}: unknown parameter(s) {unknown}; "
                                   f"accepted: {sorted(k for k in accepted if k != 'self')}")
+
+
+_SIZE_NAMES = {"hidden", "rank", "heads", "num_heads", "rows", "columns", "top_k", "kernel_size", "conv_kernel"}
+
+
+def _check_sizes(model: str, params: dict[str, Any]) -> None:
+    """Sizes (``hidden``, ``*_dim``, ``*_hidden``, ``rank``, heads, ...) must be at least 1 and no whole-number
+    parameter may be negative: a zero-width layer trains silently to nothing."""
+    for key, value in params.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        size = key in _SIZE_NAMES or key.endswith(("_dim", "_hidden"))
+        if value < (1 if size else 0):
+            bound = "at least 1" if size else "non-negative"
+            raise ConfigError(f"invalid configuration for {model!r}: model.{key}={value} must be {bound}")
 
 
 def dump_config(config: RunConfig) -> str:

@@ -102,8 +102,19 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*all_gather is deprecated.*")
 
 
+def _make_trainer(**options: Any) -> L.Trainer:
+    """A Lightning trainer; its refusal of a setting (devices, strategy, ...) becomes a :class:`ConfigError`."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return L.Trainer(**options)
+    except (MisconfigurationException, ValueError) as err:
+        raise ConfigError(f"training settings refused (devices={options.get('devices')!r}, "
+                          f"strategy={options.get('strategy')!r}): {str(err).splitlines()[0]}") from None
+
+
 def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Path, *,
-             progress: bool = False) -> SeedResult:
+             callbacks: list[Callback] | None = None) -> SeedResult:
     """Train on ``train``, select on ``valid``, then score the best epoch on every split (the test split
     once, keeping its pooled representations for the alignment report)."""
     _quiet_lightning()
@@ -120,16 +131,17 @@ def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Pat
                                batch_size=config.optim.batch_size, shuffle=True, seed=seed)
     valid_loader = make_loader(bundle.split("valid"), classification=classification,
                                batch_size=max(config.optim.batch_size, 256), shuffle=False)
-    trainer = L.Trainer(
+    trainer = _make_trainer(
         accelerator="cpu" if not torch.cuda.is_available() else "auto",
         devices=config.devices,
         strategy=config.strategy,
         max_epochs=config.optim.max_epochs,
         gradient_clip_val=config.optim.grad_clip or None,
-        callbacks=[best, history, EarlyStopping(f"val/{monitor}", mode=mode, patience=config.optim.patience)],
+        callbacks=[best, history, EarlyStopping(f"val/{monitor}", mode=mode, patience=config.optim.patience),
+                   *(callbacks or [])],
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=progress,
+        enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         deterministic="warn",

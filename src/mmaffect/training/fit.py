@@ -15,6 +15,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from mmaffect.data.bundle import DatasetBundle
+from mmaffect.data.recipes import recipes_for
 from mmaffect.data.loader import make_loader
 from mmaffect.errors import ConfigError
 from mmaffect.evaluation.inference import alignment_report, predict_split, split_metrics
@@ -168,7 +169,7 @@ def fit_seed(config: RunConfig, bundle: DatasetBundle, seed: int, directory: Pat
         directory,
         model=config.model, model_params=config.model_params, dims=bundle.dims(),
         task=bundle.task.model_dump(), dataset=bundle.name, standardize=config.data.standardize,
-        seed=seed, best_epoch=best.best_epoch, monitor=monitor, metrics=metrics,
+        seed=seed, best_epoch=best.best_epoch, monitor=monitor, metrics=metrics, recipes=recipes_for(bundle),
     )
     return SeedResult(seed, directory, metrics, best.best_epoch, epochs, seconds, samples / seconds, history.rows)
 

@@ -495,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--m-values", type=int, nargs="+", default=[2, 3])
     p.add_argument("--pairs", type=int, default=64, help="--tts: pairs per configuration")
     p.add_argument("--tokens", type=Path, default=None, help="--tts: token matrices [N, M, 49, c] (.pt)")
+    p.add_argument("--ref-iter", type=int, default=5000,
+                   help="--tts: iteration cap of the high-precision reference solve (its certified gap is reported)")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda but torch.cuda.is_available() is False")

@@ -78,7 +78,8 @@ def one_config(kind: str, m: int, c: int, args: Any) -> dict[str, Any] | None:
     x = make(kind, args.pairs, m, args.n, c, args.seed, args.tokens)
     if x is None:
         return None
-    opt = decompose(x, preset="accurate", tol=1e-11, gap_tol=1e-13, max_iter=20000).low_rank
+    ref = decompose(x, preset="accurate", tol=1e-11, gap_tol=1e-13, max_iter=args.ref_iter)
+    opt = ref.low_rank
     k = args.ref_pairs
     limit = threadpool_limits(1) if threadpool_limits is not None else contextlib.nullcontext()
     with limit:
@@ -88,7 +89,8 @@ def one_config(kind: str, m: int, c: int, args: Any) -> dict[str, Any] | None:
     paper_low = torch.stack([torch.from_numpy(r[0]) for r in refs])
     d_p, g_p = quality(x[:k], paper_low, opt[:k])
     row: dict[str, Any] = {"kind": kind, "m": m, "c": c, "pairs": args.pairs, "loop_s_per_pair": loop_s,
-                           "loop_iters": [r[2] for r in refs], "paper_dist": d_p, "paper_gap": g_p}
+                           "loop_iters": [r[2] for r in refs], "paper_dist": d_p, "paper_gap": g_p,
+                           "reference_gap": ref.gap.tolist() if ref.gap is not None else None}
     xd = x.to(args.device)
     decompose(xd[:2], preset="accurate")  # warm-up
     sync(args.device)

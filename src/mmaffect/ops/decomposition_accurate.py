@@ -54,7 +54,8 @@ __all__ = ["ACCURATE_DEFAULTS", "solve_accurate"]
 
 ACCURATE_DEFAULTS: dict[str, float | int] = {
     "lam": 1.0, "max_iter": 2000, "tol": 1e-6, "gap_tol": 1e-8, "alpha": 1.8, "step": 1.0,
-    "balance": 5.0, "switch_tol": 1e-4,
+    "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "check_every": 5, "stall_iter": 100, "stall_step": 0.2,
+    "stall_gap_factor": 100.0, "alone_gap_factor": 0.1,
 }
 
 # CPU working-set target per chunk (bytes), as in the paper preset
@@ -101,17 +102,29 @@ def _svt_with_norm(z: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     return (p @ z if left else z @ p), (sig - tt).clamp_min(0.0).sum(-1)
 
 
+def _candidate_objective(x: Tensor, cand: Tensor, lam: float) -> Tensor:
+    """``P(V) = ||V||_* + λ Σ_m ||X_m − V||_1`` per sample (nuclear norm from the Gram eigenvalues)."""
+    left = cand.shape[-2] <= cand.shape[-1]
+    ev = torch.linalg.eigvalsh(cand @ cand.mT if left else cand.mT @ cand)
+    return ev.clamp_min(0.0).sqrt().sum(-1) + lam * (x - cand.unsqueeze(1)).abs().sum(dim=(-3, -2, -1))
+
+
 def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> None:
     """Solve the samples of ``x64`` ``[b, M, n, c]`` (float64) writing into ``out`` (same rows)."""
     lam, tol, gap_tol = float(opts["lam"]), float(opts["tol"]), float(opts["gap_tol"])
     alpha, beta, max_iter = float(opts["alpha"]), float(opts["balance"]), int(opts["max_iter"])
-    switch_tol = float(opts["switch_tol"])
+    switch_tol, check_every = float(opts["switch_tol"]), int(opts["check_every"])
+    stall_iter, stall_gap_tol = int(opts["stall_iter"]), gap_tol * float(opts["stall_gap_factor"])
+    alone_gap_tol = gap_tol * float(opts["alone_gap_factor"])
+    float32_iter = min(int(opts["float32_iter"]), max_iter // 2)
+    certify = lam * x64.shape[1] >= 1.0
     b, m, n, c = x64.shape
     f64 = torch.float64
     tiny = torch.finfo(f64).tiny
     x_norm = torch.linalg.vector_norm(x64, dim=(-2, -1)).amin(dim=1).clamp_min(tiny)
     rms = torch.linalg.vector_norm(x64, dim=(1, 2, 3)) / math.sqrt(m * n * c)
     t = (float(opts["step"]) * rms).clamp_min(tiny)
+    stall_t = (float(opts["stall_step"]) * rms).clamp_min(tiny)
     # float32 phase (when asked), then float64
     dtype = torch.float32 if switch_tol > 0 else f64
     x = x64.to(dtype)
@@ -120,6 +133,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
     lo, hi = x.amin(dim=1), x.amax(dim=1)
     idx = torch.arange(b, device=x64.device)
     its = torch.zeros(b, dtype=torch.int64, device=x64.device)
+    stalled = torch.zeros(b, dtype=torch.bool, device=x64.device)
     for _ in range(max_iter):
         t3 = t.to(dtype).view(-1, 1, 1)
         z = v - w
@@ -138,24 +152,36 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
         u_norm = torch.linalg.vector_norm(u, dim=(-2, -1)).to(f64).clamp_min(tiny)
         r_d = torch.linalg.vector_norm(e, dim=(-2, -1)).to(f64) / u_norm
         gap = torch.full_like(r_p, math.inf)
+        best = low
+        last = its >= max_iter
         near = (r_p <= tol) & (r_d <= tol)
-        if low.dtype == f64 and lam * m >= 1.0 and bool(near.any()):  # certificate: float64 only
-            primal = nuc + lam * (x - low.unsqueeze(1)).abs().sum(dim=(-3, -2, -1))
+        check = low.dtype == f64 and (int(its[0]) % check_every == 0 or bool(last.any()) or bool(near.any()))
+        if certify and check:  # certificate: float64 only; primal at the better of L' and V'
+            p_low = nuc + lam * (x - low.unsqueeze(1)).abs().sum(dim=(-3, -2, -1))
+            p_v = _candidate_objective(x, v, lam)
+            use_v = p_v < p_low
+            primal = torch.where(use_v, p_v, p_low)
+            best = torch.where(use_v.view(-1, 1, 1), v, low)
             gap = (primal - dual_objective(x, u, lam)) / primal.clamp_min(tiny)
-        if dtype != f64 and (bool(((r_p <= switch_tol) & (r_d <= switch_tol)).all()) or int(its[0]) >= max_iter // 2):
+        if dtype != f64 and (bool((r_p <= switch_tol).all()) or int(its[0]) >= float32_iter):
             dtype = f64
             x, v, w = x64, v.to(f64), w.to(f64)
             lo, hi = x.amin(dim=1), x.amax(dim=1)
-        done = near & (gap <= gap_tol) if lam * m >= 1.0 else near & (low.dtype == f64)
-        last = its >= max_iter
+        if certify:
+            done = (near & (gap <= gap_tol)) | (gap <= alone_gap_tol) | (stalled & (gap <= stall_gap_tol))
+        else:
+            done = (r_p <= tol) & (r_d <= tol) & (low.dtype == f64)
         stop = done | last
         if bool(stop.any()):
             sel = stop.nonzero().squeeze(-1)
             dst = idx[sel]
-            out["low_rank"][dst] = low[sel]
-            out["sparse"][dst] = x[sel] - v[sel].unsqueeze(1)
+            low_sel = best[sel].to(f64)
+            sparse_sel = x64[sel] - low_sel.unsqueeze(1)
+            out["low_rank"][dst] = low_sel
+            out["sparse"][dst] = sparse_sel
             out["iterations"][dst] = its[sel]
-            out["residual"][dst] = r_p[sel]
+            out["residual"][dst] = (torch.linalg.vector_norm(x64[sel] - low_sel.unsqueeze(1) - sparse_sel, dim=(-2, -1))
+                                    / torch.linalg.vector_norm(x64[sel], dim=(-2, -1)).clamp_min(tiny)).amax(dim=1)
             out["dual_residual"][dst] = r_d[sel]
             out["gap"][dst] = gap[sel]
             out["converged"][dst] = done[sel]
@@ -163,11 +189,19 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
             if not bool(keep.any()):
                 return
             x64, x, v, w, t, idx, its, lo, hi = (a[keep] for a in (x64, x, v, w, t, idx, its, lo, hi))
-            x_norm, r_p, r_d = x_norm[keep], r_p[keep], r_d[keep]
+            x_norm, r_p, r_d, stall_t, stalled = x_norm[keep], r_p[keep], r_d[keep], stall_t[keep], stalled[keep]
+        # samples without a certificate after stall_iter iterations (degenerate optima, e.g. M = 2 with
+        # a flat ℓ1 term where X_1 ≠ X_2): fixed small step, balancing off, certificate stall_gap_tol
+        new_stall = (~stalled) & (its >= stall_iter)
+        factor = torch.ones_like(t)
         if beta > 0:  # residual balancing: t ← t/2 if r_p > β r_d, t ← 2t if r_d > β r_p
             factor = torch.where(r_p > beta * r_d, 0.5, torch.where(r_d > beta * r_p, 2.0, 1.0)).to(f64)
-            w = w * factor.to(w.dtype).view(-1, 1, 1)
-            t = t * factor
+            factor = torch.where(stalled, 1.0, factor)
+        if bool(new_stall.any()):
+            factor = torch.where(new_stall, stall_t / t, factor)
+            stalled = stalled | new_stall
+        w = w * factor.to(w.dtype).view(-1, 1, 1)
+        t = t * factor
     raise AssertionError("unreachable: max_iter stops every sample")  # pragma: no cover
 
 

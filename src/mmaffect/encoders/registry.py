@@ -24,3 +24,6 @@ DESCRIBERS.add("file", "mmaffect.encoders.describers.file:FileDescriber",
                description="precomputed descriptions, JSONL keyed by id")
 DESCRIBERS.add("attributes", "mmaffect.encoders.describers.attributes:AttributesDescriber",
                description="attribute words of a text field (e.g. MMSD's) as the visual scene")
+DESCRIBERS.add("template", "mmaffect.encoders.describers.template:TemplateDescriber",
+               description="no VLM: ImageNet labels, OCR, faces, expression over time, transcript and prosody "
+                           "in template sentences", extra="media")

@@ -2,7 +2,7 @@
 
 Describers share one interface, ``Describer.describe(ids, inputs) -> list[dict]`` (one dict with the
 fields of :data:`~mmaffect.encoders.describers.parse.FIELDS` per sample), and are registered in
-:data:`mmaffect.encoders.registry.DESCRIBERS` (``vlm``, ``file``, ``attributes``).
+:data:`mmaffect.encoders.registry.DESCRIBERS` (``vlm``, ``file``, ``attributes``, ``template``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ class Describer:
     """``describe(ids, inputs) -> list[dict]`` with the :data:`FIELDS` of each sample.
 
     ``needs`` says what ``inputs`` holds: ``images`` (PIL images or paths), ``text`` (a text field such
-    as attribute words, named by ``field``) or ``nothing`` (looked up by id).
+    as attribute words, named by ``field``), ``nothing`` (looked up by id) or ``media`` (one mapping of
+    ``image``/``audio``/``video`` paths per sample; the ``template`` describer).
     """
 
-    needs: ClassVar[Literal["images", "text", "nothing"]] = "nothing"
+    needs: ClassVar[Literal["images", "text", "nothing", "media"]] = "nothing"
     reads_post_text: ClassVar[bool] = False  # describe() also takes the post texts (the vlm prompt's {text})
     field: str | None = None
     chunk_size: int = 256

@@ -200,7 +200,7 @@ def _decompose_args(p: argparse.ArgumentParser) -> None:
 def _describe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="dataset name, native dataset directory, or manifest (.csv/.tsv/.jsonl)")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--describer", choices=["vlm", "file", "attributes"], required=True)
+    p.add_argument("--describer", choices=["vlm", "file", "attributes", "template"], required=True)
     p.add_argument("--cache", required=True, help="JSONL cache of descriptions (written atomically, resumed)")
     p.add_argument("--out", default=None, help="write a native copy with the description fields as text fields")
     p.add_argument("--model", default=None, help="vlm: transformers image-text-to-text model (path or name)")
@@ -210,6 +210,13 @@ def _describe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--prompt", default=None, help="vlm prompt ({text} is replaced by the post text)")
+    p.add_argument("--transcript", default=None,
+                   help="template: 'whisper' (default), 'none', or a text field holding the transcript (raw_text)")
+    p.add_argument("--thresholds", default=None,
+                   help="template: prosody terciles (JSON, or a cache's .meta.json) instead of the train split's")
+    p.add_argument("--faces", default=None, choices=["auto", "detect", "whole"], help="template: face mode")
+    p.add_argument("--no-ocr", dest="ocr", action="store_const", const=False, default=None,
+                   help="template: skip OCR")
 
 
 def _no_args(p: argparse.ArgumentParser) -> None:
@@ -348,7 +355,8 @@ def _decompose(a: argparse.Namespace) -> None:
 def _describe(a: argparse.Namespace) -> None:
     described = api.describe(a.data, a.describer, a.cache, out=a.out, data_root=a.data_root, images_dir=a.images_dir,
                              model=a.model, path=a.path, field=a.field, max_new_tokens=a.max_new_tokens,
-                             batch_size=a.batch_size, prompt=a.prompt, threads=a.threads)
+                             batch_size=a.batch_size, prompt=a.prompt, threads=a.threads,
+                             transcript=a.transcript, thresholds=a.thresholds, faces=a.faces, ocr=a.ocr)
     sizes = ", ".join(f"{k}: {len(v)}" for k, v in described.splits.items())
     print(f"described {described.name} ({sizes}) into {a.cache}" + (f"; dataset: {a.out}" if a.out else ""))
 

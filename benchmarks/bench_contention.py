@@ -50,11 +50,12 @@ def main() -> None:
     parser.add_argument("--competitors", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/contention.json")
+    parser.add_argument("--loaded-only", action="store_true", help="skip the runs without a competitor")
     args = parser.parse_args()
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for loaded in (False, True):
+        for loaded in ((True,) if args.loaded_only else (False, True)):
             stop = mp.Event()
             burners = [mp.Process(target=_burn, args=(stop,), daemon=True) for _ in range(args.competitors if loaded else 0)]
             for p in burners:

@@ -42,7 +42,7 @@ DEFAULT_NAMES = {"whisper": "audio_whisper", "egemaps": "audio_egemaps",
                  "efficientnet-lite0": "image_efficientnet"}
 FACE_DIM = 7 + 128 + 1
 
-_KINDS = (("missing file", r"no such (media )?file|not found"), ("too long", r"above the limit"),
+_KINDS = (("no media path", r"path for this sample"), ("missing file", r"no such (media )?file|not found"), ("too long", r"above the limit"),
           ("no audio track", r"no audio track"), ("no video track", r"no video track"),
           ("no face", r"no face"), ("zero length", r"zero length|empty"), ("too short", r"too short"),
           ("undecodable", r"cannot be decoded|not an image|truncated|cannot identify"))

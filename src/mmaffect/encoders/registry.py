@@ -16,6 +16,14 @@ ENCODERS.add("text", "mmaffect.encoders.text:TextEncoder",
              extra="text")
 ENCODERS.add("clip", "mmaffect.encoders.clip:ClipTokenEncoder",
              description="CLIP image patch tokens and text token states as [n, c] matrices", extra="text")
+ENCODERS.add("whisper", "mmaffect.encoders.whisper:WhisperEncoder", extra="media",
+             description="Whisper-base (CTranslate2) encoder frames [50/s, 512] and transcripts")
+ENCODERS.add("egemaps", "mmaffect.encoders.egemaps:EgemapsEncoder", extra="media",
+             description="openSMILE eGeMAPSv02: 25 descriptors at 100/s, or the 88 functionals (egemaps-functionals)")
+ENCODERS.add("face", "mmaffect.encoders.face:FaceEncoder", extra="media",
+             description="Haar face + FER2013 mini-Xception: 7 expression probabilities and 128-d features per frame")
+ENCODERS.add("efficientnet-lite0", "mmaffect.encoders.efficientnet:EfficientNetLite0Encoder", extra="media",
+             description="EfficientNet-Lite0 ImageNet tokens [49, 1280] (or mean-pooled) of an image")
 
 DESCRIBERS: Registry[Any] = Registry("describer")
 DESCRIBERS.add("vlm", "mmaffect.encoders.describers.vlm:VLMDescriber",

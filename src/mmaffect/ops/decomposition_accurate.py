@@ -11,8 +11,9 @@ deviations):
 
     prox_{tf}(v) = median(X_1, .., X_M, v + tλM, v + tλ(M − 2), .., v − tλM).
 
-They are combined by over-relaxed ADMM on ``L = V`` (Boyd et al. 2011, §3.4.3; a Douglas–Rachford
-splitting), relaxation ``α = 1.8``, scaled dual ``w``, step ``t`` (= 1/penalty):
+(For sorted ``x_1 ≤ .. ≤ x_M`` this is a sum of ``M + 1`` clamps, :func:`prox_sum_abs_sorted`; ``X`` is
+sorted once per solve.) They are combined by over-relaxed ADMM on ``L = V`` (Boyd et al. 2011,
+§3.4.3; a Douglas–Rachford splitting), relaxation ``α = 1.8``, scaled dual ``w``, step ``t`` (= 1/penalty):
 
     L'  = SVT(V − w, t)                         u = (V − w − L')/t ∈ ∂||L'||_*        (exact)
     L̂   = α L' + (1 − α) V
@@ -21,25 +22,40 @@ splitting), relaxation ``α = 1.8``, scaled dual ``w``, step ``t`` (= 1/penalty)
 
 with residual balancing of ``t`` per sample (t halved when the primal residual exceeds 5× the dual
 one, doubled in the opposite case; ``w`` rescaled with it). This needs one Gram ``eigh`` per
-iteration like the paper's ALM but converges linearly in about 50–80 iterations on random inputs,
-where the paper's fixed-penalty ALM needs 500–3000 to reach a less accurate point.
+iteration like the paper's ALM and converges linearly in about 50 iterations on random inputs at
+M = 2 (25 at M = 3), where the paper's fixed-penalty ALM needs 500–3000 to reach a less accurate point.
 
-Certificate (KKT conditions of the problem: ``Y_m ∈ λ∂||S_m||_1`` and ``Σ_m Y_m ∈ ∂||L||_*``).
-The returned pair is ``L = L'`` and ``S_m = X_m − V'``. Because ``−w'/t ∈ ∂f(V')`` exactly, there are
-duals ``Y_m ∈ λ∂||S_m||_1`` with ``Σ_m Y_m = −w'/t``, and since ``u ∈ ∂||L||_*`` exactly,
+Certificate. Residuals of the ADMM pair (KKT conditions ``Y_m ∈ λ∂||S_m||_1``, ``Σ_m Y_m ∈ ∂||L||_*``;
+``−w'/t ∈ ∂f(V')`` and ``u ∈ ∂||L'||_*`` hold exactly):
 
-    primal residual   r_p = max_m ||X_m − L − S_m||_F / ||X_m||_F = ||L' − V'||_F / min_m ||X_m||_F
-    dual residual     r_d = dist(Σ_m Y_m, ∂||L||_*) / ||u||_F ≤ ||u + w'/t||_F / ||u||_F
-    duality gap       η   = (P(L) − D(u)) / P(L) ≥ (P(L) − P*) / P(L)
+    primal residual   r_p = ||L' − V'||_F / min_m ||X_m||_F
+    dual residual     r_d = ||u + w'/t||_F / ||u||_F
 
-where ``P(L) = ||L||_* + λ Σ_m ||X_m − L||_1`` (``||L||_*`` from the Gram eigenvalues, free) and ``D``
-is the dual objective ``max {Σ_m <Y_m, X_m> : |Y_m| ≤ λ, Σ_m Y_m = u}`` at the dual-feasible ``u``
-(``||u||_2 ≤ 1`` by construction), per entry the minimum over ``k`` of ``u X_k + λ Σ_m |X_m − X_k|``
-(needs ``λM ≥ 1``; otherwise ``η`` is reported as ``inf`` and only the residuals are tested). A sample stops after the first iteration with
-``r_p ≤ tol``, ``r_d ≤ tol`` and ``η ≤ gap_tol``; ``η`` bounds its objective's distance to the
-optimum, whatever the algorithm did. The first phase runs in float32 until the residuals are below
-``switch_tol`` (the float64 finish then certifies); it is off on inputs already in float32 where
-float32 output is asked.
+and the relative duality gap of the returned pair, which bounds its objective's distance to the
+optimum whatever the algorithm did:
+
+    η = (P(L) − D(u)) / P(L) ≥ (P(L) − P*) / P(L),      P(L) = ||L||_* + λ Σ_m ||X_m − L||_1
+
+where ``D(u) = min_V f(V) + <u, V>`` is the dual objective at the dual-feasible ``u`` (``||u||_2 ≤ 1`` by
+construction), per entry the minimum over ``k`` of ``u X_k + λ Σ_m |X_m − X_k|`` (needs ``λM ≥ 1``;
+otherwise ``η`` is ``inf`` and only the residuals are tested). The returned pair is the better of
+``L'`` and ``V'`` by ``P`` (``V'``, the output of the median prox, is often far better than ``L'``:
+at M = 3 it is optimal after a few iterations) with ``S_m = X_m − L`` (so ``X_m = L + S_m`` exactly).
+
+Stopping rule (checked in float64 every ``check_every`` iterations and whenever the residuals are
+small), a sample stops at the first check where
+
+- ``r_p ≤ tol``, ``r_d ≤ tol`` and ``η ≤ gap_tol`` (default 1e-6, 1e-6, 1e-8), or
+- ``η ≤ alone_gap_factor · gap_tol`` (1e-9: an objective certificate 10× tighter), or
+- it has no certificate after ``stall_iter`` iterations and ``η ≤ stall_gap_factor · gap_tol`` (1e-6).
+
+The last case is for degenerate optima where ADMM converges sublinearly at any step: M = 2 with
+``X_1 ≠ X_2`` on a set of entries (``f`` is flat between them; planted low-rank + sparse pairs,
+and real token matrices), where at the optimum ``L`` is a box-constrained nuclear-norm completion.
+There the residual balancing chooses a large step that stalls the primal objective; such samples
+switch to the fixed step ``stall_step · rms(X)`` (balancing off), which reaches η ≤ 1e-6 in 100–300
+iterations; the paper's algorithm stops at about 2–3e-6 on the same pairs. The first iterations run
+in float32 (until ``r_p ≤ switch_tol`` or ``float32_iter`` iterations), the rest in float64.
 """
 
 from __future__ import annotations
@@ -54,7 +70,7 @@ __all__ = ["ACCURATE_DEFAULTS", "solve_accurate"]
 
 ACCURATE_DEFAULTS: dict[str, float | int] = {
     "lam": 1.0, "max_iter": 2000, "tol": 1e-6, "gap_tol": 1e-8, "alpha": 1.8, "step": 1.0,
-    "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "check_every": 5, "stall_iter": 100, "stall_step": 0.2,
+    "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "check_every": 5, "stall_iter": 60, "stall_step": 0.25,
     "stall_gap_factor": 100.0, "alone_gap_factor": 0.1,
 }
 
@@ -78,6 +94,22 @@ def prox_sum_abs_pair(lo: Tensor, hi: Tensor, v: Tensor, t_lam: Tensor) -> Tenso
     d = v - inside
     s2 = (2.0 * t_lam).view(-1, 1, 1)
     return inside.add_(d).sub_(torch.clamp(d, -s2, s2))
+
+
+def prox_sum_abs_sorted(xs: Tensor, v: Tensor, t_lam: Tensor) -> Tensor:
+    """:func:`prox_sum_abs` from ``xs`` = ``X`` sorted along the modality dim (``x_1 ≤ .. ≤ x_M``), without
+    a median: ``l`` is ``v + tλ(M − 2k)`` between ``x_k`` and ``x_{k+1}`` and flat at each ``x_k``, so
+
+        l = min(v + tλM, x_1) + Σ_{k=1}^{M−1} [clamp(v + tλ(M − 2k), x_k, x_{k+1}) − x_k] + max(v − tλM, x_M) − x_M
+
+    (each term is the part of the monotone map ``v ↦ l`` that lies in one interval)."""
+    m = xs.shape[1]
+    s = t_lam.view(-1, 1, 1)
+    out = torch.minimum(v + m * s, xs[:, 0])
+    for k in range(1, m):
+        out += torch.clamp(v + (m - 2 * k) * s, xs[:, k - 1], xs[:, k]).sub_(xs[:, k - 1])
+    out += torch.maximum(v - m * s, xs[:, m - 1]).sub_(xs[:, m - 1])
+    return out
 
 
 def dual_objective(x: Tensor, u: Tensor, lam: float) -> Tensor:
@@ -131,6 +163,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
     v = x.mean(dim=1)
     w = torch.zeros_like(v)
     lo, hi = x.amin(dim=1), x.amax(dim=1)
+    xs = torch.sort(x, dim=1).values if m > 2 else x
     idx = torch.arange(b, device=x64.device)
     its = torch.zeros(b, dtype=torch.int64, device=x64.device)
     stalled = torch.zeros(b, dtype=torch.bool, device=x64.device)
@@ -143,7 +176,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
         if m == 2:
             v_new = prox_sum_abs_pair(lo, hi, lhat + w, (t * lam).to(dtype))
         else:
-            v_new = prox_sum_abs(x, lhat + w, (t * lam).to(dtype))
+            v_new = prox_sum_abs_sorted(xs, lhat + w, (t * lam).to(dtype))
         w = w + lhat - v_new
         e = u + w / t3
         v = v_new
@@ -167,6 +200,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
             dtype = f64
             x, v, w = x64, v.to(f64), w.to(f64)
             lo, hi = x.amin(dim=1), x.amax(dim=1)
+            xs = torch.sort(x, dim=1).values if m > 2 else x
         if certify:
             done = (near & (gap <= gap_tol)) | (gap <= alone_gap_tol) | (stalled & (gap <= stall_gap_tol))
         else:
@@ -188,7 +222,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
             keep = ~stop
             if not bool(keep.any()):
                 return
-            x64, x, v, w, t, idx, its, lo, hi = (a[keep] for a in (x64, x, v, w, t, idx, its, lo, hi))
+            x64, x, xs, v, w, t, idx, its, lo, hi = (a[keep] for a in (x64, x, xs, v, w, t, idx, its, lo, hi))
             x_norm, r_p, r_d, stall_t, stalled = x_norm[keep], r_p[keep], r_d[keep], stall_t[keep], stalled[keep]
         # samples without a certificate after stall_iter iterations (degenerate optima, e.g. M = 2 with
         # a flat ℓ1 term where X_1 ≠ X_2): fixed small step, balancing off, certificate stall_gap_tol

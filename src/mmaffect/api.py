@@ -162,7 +162,7 @@ def describe(data: PathLike, describer: str, cache: PathLike, *, out: PathLike |
 
 
 def decompose(dataset: PathLike, *, modalities: list[str] | None = None, rows: int = 49, columns: int = 64,
-              row_fit: str = "repeat", preset: str = "fast", lam: float | None = None, max_iter: int | None = None,
+              row_fit: str = "repeat", preset: str = "accurate", lam: float | None = None, max_iter: int | None = None,
               svt_compat: bool = False, batch_size: int = 256, device: str | None = None,
               replace: bool = False, threads: int | None = None) -> dict | None:
     """Add the joint low-rank + sparse decomposition of ``modalities`` (rd) to a native dataset.

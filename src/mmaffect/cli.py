@@ -187,7 +187,7 @@ def _decompose_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rows", type=int, default=49, help="rows n (real rows repeated or truncated)")
     p.add_argument("--columns", type=int, default=64, help="columns c (groups of dimensions averaged)")
     p.add_argument("--row-fit", choices=["repeat", "pad"], default="repeat")
-    p.add_argument("--preset", choices=["fast", "paper"], default="fast")
+    p.add_argument("--preset", choices=["accurate", "fast", "paper"], default="accurate")
     p.add_argument("--lam", type=float, default=None)
     p.add_argument("--max-iter", type=int, default=None)
     p.add_argument("--svt-compat", action="store_true", help="threshold L at 1/mu as the official code")

@@ -38,7 +38,7 @@ class DecomposeSettings:
     rows: int = 49
     columns: int = 64
     row_fit: str = "repeat"
-    preset: str = "fast"
+    preset: str = "accurate"
     lam: float | None = None
     max_iter: int | None = None
     svt_compat: bool = False
@@ -63,7 +63,7 @@ def decompose_batch(features: list[np.ndarray], lengths: list[np.ndarray], setti
 
 
 def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None = None, rows: int = 49,
-                      columns: int = 64, row_fit: str = "repeat", preset: str = "fast", lam: float | None = None,
+                      columns: int = 64, row_fit: str = "repeat", preset: str = "accurate", lam: float | None = None,
                       max_iter: int | None = None, svt_compat: bool = False, batch_size: int = 256,
                       device: str | None = None, progress: bool = True, replace: bool = False) -> dict[str, Any]:
     """Add ``rd_low_rank`` and ``rd_sparse_<m>`` to the native dataset at ``dataset_dir``; return the report

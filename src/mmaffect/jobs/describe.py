@@ -3,8 +3,8 @@
 :func:`describe_data` (``mmaffect describe``) loads a dataset, describes every sample with a registered
 describer (:data:`mmaffect.encoders.registry.DESCRIBERS`), caching to a JSONL file rewritten atomically
 after every chunk and resumed from (:class:`mmaffect.jobs.resumable.ResumableRows`), and with ``out``
-writes a native copy whose splits carry the four description fields as text fields. The ``template`` describer (``needs = "media"``)
-first measures every sample's media (:func:`describe_media_inputs`).
+writes a native copy whose splits carry the four description fields as text fields. The ``template``
+describer (``needs = "media"``) first measures every sample's media (:func:`describe_media_inputs`).
 """
 
 from __future__ import annotations

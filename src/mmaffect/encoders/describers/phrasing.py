@@ -21,6 +21,9 @@ import numpy as np
 
 from mmaffect.encoders.describers.prosody import arousal, prosody_levels, prosody_words
 
+PHRASING_VERSION = 2
+"""Changes whenever a template sentence changes (part of the describer's fingerprint)."""
+
 ADJECTIVES = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy", "sad": "sad",
               "surprise": "surprised", "neutral": "neutral"}
 VALENCE = {"angry": -1, "disgust": -1, "fear": -1, "sad": -1, "happy": 1, "surprise": 0, "neutral": 0}
@@ -173,12 +176,10 @@ def render(measures: Mapping[str, Any], thresholds: Mapping[str, Sequence[float]
             scene.append(voice)
         vocal = arousal(levels)
         if levels:
-            cues = [w for w in (("loud" if levels.get("loudness") == 2 else "soft" if levels.get("loudness") == 0 else ""),
-                                ("high-pitched" if levels.get("pitch") == 2 else "low-pitched" if levels.get("pitch") == 0 else ""),
-                                ("fast" if levels.get("rate") == 2 else "slow" if levels.get("rate") == 0 else ""))
-                    if w]
+            extremes = (("loudness", "soft", "loud"), ("pitch", "low-pitched", "high-pitched"), ("rate", "slow", "fast"))
+            cues = [low if levels.get(cue) == 0 else high for cue, low, high in extremes if levels.get(cue) in (0, 2)]
             voice_desc = " and ".join(cues) if cues else "unremarkable"
-            spoken = f"the words {_quote(transcript)} are spoken in a voice that is {voice_desc}" if transcript \
+            spoken = f"the words {_quote(transcript)} spoken in a voice that is {voice_desc}" if transcript \
                 else f"a voice that is {voice_desc}"
             pairs.append(spoken)
         if vocal is not None:

@@ -38,7 +38,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mmaffect.encoders.describers.base import Describer
-from mmaffect.encoders.describers.phrasing import render
+from mmaffect.encoders.describers.phrasing import PHRASING_VERSION, render
 from mmaffect.encoders.describers.prosody import check_thresholds, fit_thresholds
 from mmaffect.errors import ConfigError, DataFileNotFoundError, MediaError
 
@@ -101,8 +101,8 @@ class TemplateDescriber(Describer):
                 "fps": self.fps, "max_seconds": self.max_seconds}
 
     def fingerprint(self) -> dict[str, Any]:
-        return {**self.measure_settings(), "describer": "template", "min_run": self.min_run,
-                "thresholds": self.thresholds}
+        return {**self.measure_settings(), "describer": "template", "phrasing": PHRASING_VERSION,
+                "min_run": self.min_run, "thresholds": self.thresholds}
 
     def fit(self, measures: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
         """Prosody terciles from the train split's measurements (kept when thresholds were given)."""

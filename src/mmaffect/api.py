@@ -310,13 +310,13 @@ def install_weights(which: str) -> Path:
 
 
 def check_levels(levels: tuple[float, ...]) -> tuple[float, ...]:
-    """Noise levels (standard deviations in standardised units) must be finite and positive."""
+    """Noise levels (standard deviations in standardised units) must be finite and non-negative (0 = clean)."""
     levels = tuple(levels)
     if not levels:
         raise ConfigError("--levels: give at least one noise level")
-    bad = [v for v in levels if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)]
+    bad = [v for v in levels if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0)]
     if bad:
-        raise ConfigError(f"--levels {' '.join(map(str, bad))}: noise levels must be finite and positive "
+        raise ConfigError(f"--levels {' '.join(map(str, bad))}: noise levels must be finite and non-negative "
                           f"(standard deviations, e.g. 0.25 0.5 1 2)")
     return levels
 

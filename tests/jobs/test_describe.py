@@ -176,7 +176,7 @@ def test_file_describer(tmp_path):
 
 
 def test_registry_and_options():
-    assert set(DESCRIBERS.names()) == {"vlm", "file", "attributes"}
+    assert set(DESCRIBERS.names()) == {"vlm", "file", "attributes", "template"}
     with pytest.raises(ValueError, match=r"needs path"):
         build_describer("file")
     with pytest.raises(ValueError, match=r"takes no option\(s\) \['field'\]"):

@@ -178,7 +178,7 @@ def run_tts(args: Any) -> dict[str, Any]:
             for kind in args.kinds:
                 r = one_config(kind, m, c, args)
                 if r is None:
-                    print(f"skip {kind} M={m} c={c}: no token file {args.tokens}")
+                    print(f"skip {kind} M={m} c={c}: no such matrices in {args.tokens} (absent, or fewer than M modalities)")
                     continue
                 rows.append(r)
                 print(f"{kind} M={m} c={c}: loop {r['loop_s_per_pair']:.3f} s/pair, accurate "

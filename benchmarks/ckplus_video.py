@@ -13,7 +13,8 @@ Steps (``OUT`` outside the repository, e.g. ``../cache/ckplus_video``)::
 ``clips``: the manifest's images grouped by sequence (ids ``S005_001_00000009`` = subject, sequence, frame),
 in frame order; every image of a sequence must share its label, subject and split (else an error naming
 the sequence). Each 48×48 grey frame is upscaled (bicubic) to ``--size`` (192) pixels so that the Haar
-detector's 40 px minimum face fits, and written at ``--fps`` (5) frames per second, H.264 (libx264,
+detector's 40 px minimum face fits (``--border B``: upscaled to ``size − 2B`` and framed by ``B`` pixels
+of replicated edge, which gives the detector the margin a tight crop lacks), and written at ``--fps`` (5) frames per second, H.264 (libx264,
 yuv420p, CRF ``--crf`` 10, near lossless). The manifest ``id, video, text, label, subject, split`` keeps the
 dataset's subject split, one label per sequence; ``text`` is the constant "a face" (a manifest needs a
 non-empty text; it is not used as a modality here).
@@ -90,26 +91,31 @@ def write_clip(path: Path, frames: list[np.ndarray], *, fps: int, crf: int) -> N
     partial.replace(path)
 
 
-def make_clips(data: Path, out: Path, *, size: int, fps: int, crf: int) -> dict:
+def make_clips(data: Path, out: Path, *, size: int, border: int, fps: int, crf: int) -> dict:
     """Write every sequence's clip and the manifest; return counts per split."""
     import cv2
 
     from mmaffect.io import atomic_write_text
 
+    if not 0 <= 2 * border < size:
+        raise ValueError(f"--border {border} leaves no face in a {size} px frame")
     grouped = sequences(data)
     lines = ["id,video,text,label,subject,split"]
     for key, entry in sorted(grouped.items()):
         clip = out / "clips" / f"{key}.mp4"
         if not clip.exists():
-            frames = [cv2.resize(cv2.imread(str(data / image), cv2.IMREAD_GRAYSCALE), (size, size),
-                                 interpolation=cv2.INTER_CUBIC) for image in entry["images"]]
+            inner = size - 2 * border
+            frames = [cv2.copyMakeBorder(cv2.resize(cv2.imread(str(data / image), cv2.IMREAD_GRAYSCALE), (inner, inner),
+                                                    interpolation=cv2.INTER_CUBIC),
+                                         border, border, border, border, cv2.BORDER_REPLICATE)
+                      for image in entry["images"]]
             write_clip(clip, frames, fps=fps, crf=crf)
         lines.append(f"{key},clips/{key}.mp4,a face,{entry['label']},{entry['subject']},{entry['split']}")
     atomic_write_text(out / "manifest.csv", "\n".join(lines) + "\n")
     counts = {s: sum(e["split"] == s for e in grouped.values()) for s in SPLITS}
     frames = Counter(len(e["images"]) for e in grouped.values())
     return {"sequences": len(grouped), "per_split": counts, "frames_per_sequence": dict(sorted(frames.items())),
-            "size": size, "fps": fps, "crf": crf}
+            "size": size, "border": border, "fps": fps, "crf": crf}
 
 
 def probe(x: dict, y: dict) -> dict:
@@ -154,7 +160,7 @@ def video_features(native: Path) -> tuple[dict, dict, dict, dict]:
     from mmaffect.data.native import read_native
 
     bundle = read_native(native)
-    names = bundle.task.class_names if hasattr(bundle.task, "class_names") else None
+    names = list(bundle.task.label_names)
     probs, feats, labels, counts = {}, {}, {}, {}
     for part in SPLITS:
         split = bundle.split(part)
@@ -167,7 +173,7 @@ def video_features(native: Path) -> tuple[dict, dict, dict, dict]:
         probs[part] = (array[:, :, :7] * weight[:, :, None]).sum(1) / total
         feats[part] = (array[:, :, 7:135] * weight[:, :, None]).sum(1) / total
         raw = np.asarray(split.labels)
-        labels[part] = np.array([names[i] for i in raw]) if names is not None else raw
+        labels[part] = np.array([names[int(i)] for i in raw])
         counts[part] = {"sequences": int(len(raw)), "frames": int(steps.sum()),
                         "frames_without_face": int((steps & ~found).sum()),
                         "sequences_without_face": int((weight.sum(1) == 0).sum())}
@@ -239,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("data", type=Path, help="the ckplus48 folder (manifest.csv, images/)")
     parser.add_argument("out", type=Path, help="output folder (clips/, manifest.csv, native/, runs/)")
     parser.add_argument("--size", type=int, default=192, help="clips: frame side in pixels (bicubic upscaling)")
+    parser.add_argument("--border", type=int, default=0,
+                        help="clips: pixels of replicated edge around the upscaled face (the face is size - 2·border)")
     parser.add_argument("--fps", type=int, default=5, help="clips: frames per second")
     parser.add_argument("--crf", type=int, default=10, help="clips: x264 constant rate factor (0 = lossless)")
     parser.add_argument("--runs", type=Path, nargs="*", default=[], help="evaluate: training run folders")
@@ -251,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.step == "clips":
         from mmaffect.io import atomic_write_json
 
-        summary = make_clips(args.data, args.out, size=args.size, fps=args.fps, crf=args.crf)
+        summary = make_clips(args.data, args.out, size=args.size, border=args.border, fps=args.fps, crf=args.crf)
         atomic_write_json(args.out / "clips.json", summary, indent=2)
         print(json.dumps(summary, indent=2))
         return

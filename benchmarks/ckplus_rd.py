@@ -88,9 +88,10 @@ def decomposition_outputs(predictor, split, task) -> dict[str, np.ndarray]:
             rows = {"alpha": output.diagnostics["attention"], "L": rep["low_rank"].mean(1),
                     "energy_low_rank": output.diagnostics["energy_low_rank"],
                     "energy_sparse": output.diagnostics["energy_sparse"],
-                    "residual": output.diagnostics["decomposition_residual"],
                     "pred": output.prediction.argmax(-1), "label": batch.labels}
             rows.update({f"S_{m}": s.mean(1) for m, s in rep["sparse"].items()})
+            if "decomposition_residual" in output.diagnostics:  # unrolled / on_the_fly: ||X_m - L - S_m|| / ||X_m||
+                rows["residual"] = output.diagnostics["decomposition_residual"]
             for k, v in rows.items():
                 out.setdefault(k, []).append(v.float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -141,7 +142,8 @@ def analyse(data: Path, runs: Path) -> dict:
                     (np.concatenate([test["energy_low_rank"][:, None], test["energy_sparse"]], 1)
                      / np.concatenate([test["energy_low_rank"][:, None], test["energy_sparse"]], 1)
                      .sum(1, keepdims=True)).mean(0))},
-            "relative_residual_test": {"mean": r4(test["residual"].mean()), "max": r4(test["residual"].max())},
+            "relative_residual_test": ({"mean": r4(test["residual"].mean()), "max": r4(test["residual"].max())}
+                                       if "residual" in test else None),
             "learned_lambda": r4(unrolled.lam.detach().numpy()) if unrolled is not None else None,
             "learned_mu": r4(unrolled.mu.detach().numpy()) if unrolled is not None else None,
             "probes": probes,

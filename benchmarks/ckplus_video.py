@@ -201,7 +201,7 @@ def still_features(data: Path) -> tuple[dict, dict, dict]:
 
 
 def run_scores(run_dir: Path) -> dict:
-    """Per seed: the test metrics a training run recorded; mean and std over seeds."""
+    """Per seed: the test metrics a training run recorded; mean and sample std (ddof 1, as `mmaffect train`)."""
     seeds = []
     for path in sorted(run_dir.glob("seed_*/metrics.json")):
         record = json.loads(path.read_text())
@@ -212,11 +212,31 @@ def run_scores(run_dir: Path) -> dict:
     for key in ("acc", "macro_f1"):
         values = np.array([s[key] for s in seeds], dtype=np.float64)
         if len(values):
-            summary[f"{key}_mean"], summary[f"{key}_std"] = round(float(values.mean()), 4), round(float(values.std()), 4)
+            spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            summary[f"{key}_mean"], summary[f"{key}_std"] = round(float(values.mean()), 4), round(spread, 4)
     return summary
 
 
-def evaluate(data: Path, out: Path, runs: list[Path], json_path: Path, command: str) -> dict:
+def predicted_accuracy(out: Path, printed: Path) -> dict:
+    """Accuracy of the labels ``mmaffect predict --manifest`` printed (``<id>: label <name> (...)`` lines)
+    against ``out/manifest.csv``."""
+    import re
+
+    truth = {r["id"]: r["label"] for r in csv.DictReader(open(out / "manifest.csv", newline="", encoding="utf-8"))}
+    predicted = {}
+    for line in printed.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"(\S+?)(?:\.mp4)?: label (\S+)", line)
+        if match:
+            predicted[match.group(1)] = match.group(2)
+    unknown = sorted(set(predicted) - set(truth))
+    if unknown:
+        raise ValueError(f"{printed}: ids not in {out / 'manifest.csv'}: {unknown[:5]}")
+    correct = sum(predicted[k] == truth[k] for k in predicted)
+    return {"file": str(printed), "clips": len(predicted), "accuracy": round(correct / max(len(predicted), 1), 4)}
+
+
+def evaluate(data: Path, out: Path, runs: list[Path], json_path: Path, command: str,
+             predictions: Path | None = None) -> dict:
     from mmaffect.io import atomic_write_json
 
     probs, feats, labels, counts = video_features(out / "native")
@@ -231,6 +251,7 @@ def evaluate(data: Path, out: Path, runs: list[Path], json_path: Path, command: 
         "still_crops_by_sequence": {"zero_shot": zero_shot(still_probs, still_labels),
                                     "probe": probe(still_feats, still_labels)},
         "runs": {str(r): run_scores(r) for r in runs},
+        "predict_manifest": predicted_accuracy(out, predictions) if predictions else None,
         "references": {"zero_shot_test_6way_images": 0.705, "zero_shot_test_6way_images_measured": 0.7132,
                        "probe_test_images": 0.865, "probe_test_images_measured": 0.8723},
         "command": command,
@@ -250,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fps", type=int, default=5, help="clips: frames per second")
     parser.add_argument("--crf", type=int, default=10, help="clips: x264 constant rate factor (0 = lossless)")
     parser.add_argument("--runs", type=Path, nargs="*", default=[], help="evaluate: training run folders")
+    parser.add_argument("--predictions", type=Path, default=None,
+                        help="evaluate: the --out text file of `mmaffect predict RUN --manifest CLIPS.csv`")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/ckplus_video.json"))
     args = parser.parse_args(argv)
     from mmaffect.runtime import configure_threads
@@ -263,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         atomic_write_json(args.out / "clips.json", summary, indent=2)
         print(json.dumps(summary, indent=2))
         return
-    print(json.dumps(evaluate(args.data, args.out, args.runs, args.json, command), indent=2))
+    print(json.dumps(evaluate(args.data, args.out, args.runs, args.json, command, args.predictions), indent=2))
 
 
 if __name__ == "__main__":

@@ -3,21 +3,25 @@
 
 Steps (``OUT`` outside the repository, e.g. ``../cache/ckplus_video``)::
 
-    python benchmarks/ckplus_video.py clips ../shared/data/ckplus48 OUT            # OUT/clips/*.mp4, OUT/manifest.csv
+    python benchmarks/ckplus_video.py clips ../shared/data/ckplus48 OUT     # OUT/clips/*.mp4, OUT/manifest.csv
     mmaffect convert OUT/manifest.csv OUT/native
-    mmaffect extract OUT/native --encoder face --fps 5                             # video_face [N, 3, 136]
-    mmaffect train --model early_fusion --data OUT/native --modalities video_face --seeds 1111 1112 1113 --out OUT/runs/early_fusion
+    mmaffect extract OUT/native --encoder face --fps 5                      # video_face [N, 3, 136]
+    mmaffect train --model early_fusion --data OUT/native --modalities video_face \\
+        --seeds 1111 1112 1113 --out OUT/runs/early_fusion
     mmaffect predict OUT/runs/early_fusion --video OUT/clips/<id>.mp4
-    python benchmarks/ckplus_video.py evaluate ../shared/data/ckplus48 OUT --runs OUT/runs/early_fusion ...
+    mmaffect predict OUT/runs/early_fusion --manifest OUT/test_manifest.csv --out OUT/test_predictions.txt
+    python benchmarks/ckplus_video.py evaluate ../shared/data/ckplus48 OUT --runs OUT/runs/early_fusion \\
+        --predictions OUT/test_predictions.txt
 
 ``clips``: the manifest's images grouped by sequence (ids ``S005_001_00000009`` = subject, sequence, frame),
 in frame order; every image of a sequence must share its label, subject and split (else an error naming
 the sequence). Each 48×48 grey frame is upscaled (bicubic) to ``--size`` (192) pixels so that the Haar
 detector's 40 px minimum face fits (``--border B``: upscaled to ``size − 2B`` and framed by ``B`` pixels
-of replicated edge, which gives the detector the margin a tight crop lacks), and written at ``--fps`` (5) frames per second, H.264 (libx264,
-yuv420p, CRF ``--crf`` 10, near lossless). The manifest ``id, video, text, label, subject, split`` keeps the
-dataset's subject split, one label per sequence; ``text`` is the constant "a face" (a manifest needs a
-non-empty text; it is not used as a modality here).
+of replicated edge, which gives the detector the margin a tight crop lacks), and written at ``--fps`` (5)
+frames per second, H.264 (libx264, yuv420p, CRF ``--crf`` 10, near lossless). The manifest
+``id, video, text, label, subject, split`` keeps the dataset's subject split, one label per sequence;
+``text`` is the constant "a face" (a manifest needs a non-empty text; it is not used as a modality here).
+``test_manifest.csv`` holds the test rows alone (for ``mmaffect predict --manifest``).
 
 ``evaluate``: from the extracted ``video_face`` modality (per frame: 7 FER2013 probabilities, 128-d
 features, a face-found channel), per sequence over its frames with a face:
@@ -112,6 +116,8 @@ def make_clips(data: Path, out: Path, *, size: int, border: int, fps: int, crf: 
             write_clip(clip, frames, fps=fps, crf=crf)
         lines.append(f"{key},clips/{key}.mp4,a face,{entry['label']},{entry['subject']},{entry['split']}")
     atomic_write_text(out / "manifest.csv", "\n".join(lines) + "\n")
+    test_rows = [line for line in lines[1:] if line.endswith(",test")]
+    atomic_write_text(out / "test_manifest.csv", "\n".join([lines[0], *test_rows]) + "\n")
     counts = {s: sum(e["split"] == s for e in grouped.values()) for s in SPLITS}
     frames = Counter(len(e["images"]) for e in grouped.values())
     return {"sequences": len(grouped), "per_split": counts, "frames_per_sequence": dict(sorted(frames.items())),

@@ -18,16 +18,22 @@ Route (outside the repository; ``ck_rd`` is a copy of the colleague's ``cache/tp
         --field visual_scene+cross_modal+reasoning --replace
     mmaffect train --model rd --data cache/ckrd/ck_rd --seeds 1111 1112 1113 --out cache/ckrd/runs/rd_unrolled \\
         --set 'model.modalities=[image_efficientnet,desc]' --set model.decomposition=unrolled
-    python benchmarks/ckplus_rd.py --data cache/ckrd/ck_rd --runs cache/ckrd/runs/rd_unrolled
+    mmaffect train --model early_fusion --data cache/ckrd/ck_rd --seeds 1111 1112 1113 \\
+        --out cache/ckrd/runs/early_fusion --set model.hidden=128 --set 'data.modalities=[image_efficientnet,desc]' \\
+        --set data.standardize=false --set optim.max_epochs=30 --set optim.patience=6
+    python benchmarks/ckplus_rd.py --data cache/ckrd/ck_rd --runs cache/ckrd/runs/rd_unrolled \\
+        --compare cache/ckrd/runs/early_fusion
 
-This script (``analyse``) reads every seed's best-valid checkpoint and, on the test split:
+This script reads every seed's best-valid checkpoint and, on the test split:
 
 - the test accuracy / macro F1 the run recorded (best valid epoch);
 - α (mean over samples) per true expression class and overall, averaged over seeds;
 - what the parts carry: a logistic regression (standardised inputs, C chosen on valid accuracy from
   {0.001, …, 10}, fitted on train) on the row mean of ``L`` only, of ``S_image`` only, of ``S_text`` only,
   of both ``S`` and of all three, each part taken from the trained model's decomposition of every split;
-- the same probe on the mean-pooled EfficientNet tokens and on the mean-pooled description tokens.
+- the same probe on the mean-pooled EfficientNet tokens and on the mean-pooled description tokens;
+- the recorded test metrics of ``--compare`` runs (``early_fusion``: the same per-modality encoders and
+  head without the fused matrix R, the exact ablation of the decomposition).
 """
 
 from __future__ import annotations
@@ -179,13 +185,28 @@ def summarise(seeds: list[dict], names: list[str]) -> dict:
     }
 
 
+def run_scores(run_dir: Path) -> dict:
+    """Per seed: the test metrics a training run recorded at its best valid epoch, and their mean ± std."""
+    seeds = []
+    for path in sorted(run_dir.glob("seed_*/metrics.json")):
+        record = json.loads(path.read_text())
+        seeds.append({"seed": record["seed"], "best_epoch": record["best_epoch"],
+                      "test_acc": round(record["metrics"]["test"]["acc"], 4),
+                      "test_macro_f1": round(record["metrics"]["test"]["macro_f1"], 4)})
+    return {"run": str(run_dir), "seeds": seeds, "test_acc": mean_std([s["test_acc"] for s in seeds]),
+            "test_macro_f1": mean_std([s["test_macro_f1"] for s in seeds])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the native CK+48 copy with both token modalities")
     parser.add_argument("--runs", type=Path, required=True, help="the `mmaffect train --model rd` results folder")
+    parser.add_argument("--compare", type=Path, nargs="*", default=[],
+                        help="other results folders of the same data (e.g. early_fusion), recorded by test metrics")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/ckplus_rd.json"))
     args = parser.parse_args()
     result = analyse(args.data, args.runs)
+    result["compare"] = {p.name: run_scores(p) for p in args.compare}
     from mmaffect.io import atomic_write_json
 
     atomic_write_json(args.json, result, indent=2)

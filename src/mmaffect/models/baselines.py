@@ -18,7 +18,7 @@ from torch import nn
 
 from mmaffect.models.base import AffectModel, ModelConfig
 from mmaffect.models.blocks import CrossModalBlock, SequenceEncoder, mlp
-from mmaffect.ops.pooling import masked_mean
+from mmaffect.ops.pooling import key_padding, masked_mean
 from mmaffect.types import Batch, ModelOutput, TaskSpec
 
 
@@ -201,7 +201,7 @@ class MulT(AffectModel):
                     x = block(x, h[src], batch.masks[src])
                 streams.append(x)
             x = torch.cat(streams, dim=-1) if streams else h[tgt]
-            x = self.self_attention[tgt](x, src_key_padding_mask=~batch.masks[tgt])
+            x = self.self_attention[tgt](x, src_key_padding_mask=key_padding(batch.masks[tgt]))
             pooled[tgt] = masked_mean(x, batch.masks[tgt])
         fused = torch.cat([pooled[m] for m in self.modalities], dim=-1)
         return ModelOutput(self.finish(self.head(fused)), {"pooled": pooled, "fused": fused})

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmaffect.ops.pooling import key_padding
+
 __all__ = ["CrossModalBlock", "CrossModalEncoder", "CrossModalLayer"]
 
 
@@ -28,7 +30,7 @@ class CrossModalBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, y_mask: torch.Tensor) -> torch.Tensor:
         kv = self.norm_kv(y)
-        x = x + self.attention(self.norm_q(x), kv, kv, key_padding_mask=~y_mask, need_weights=False)[0]
+        x = x + self.attention(self.norm_q(x), kv, kv, key_padding_mask=key_padding(y_mask), need_weights=False)[0]
         return x + self.ff(self.norm_ff(x))
 
 
@@ -70,8 +72,7 @@ class CrossModalEncoder(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
         x = self.embed_dropout(self.scale * x)
         context = self.scale * context
-        empty = ~context_mask.any(1, keepdim=True)
-        padding = ~(context_mask | empty)
+        padding = key_padding(context_mask)
         for layer in self.layers:
             x = layer(x, context, padding)
         return x

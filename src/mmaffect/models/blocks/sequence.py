@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from mmaffect.ops.pooling import masked_mean
+from mmaffect.ops.pooling import key_padding, masked_mean
 
 __all__ = ["SequenceEncoder", "masked_mean", "mlp"]
 
@@ -55,6 +55,6 @@ class SequenceEncoder(nn.Module):
         if self.kind == "gru":
             h, _ = self.seq(h)
         elif self.kind == "transformer":
-            h = self.seq(h, src_key_padding_mask=~mask)
+            h = self.seq(h, src_key_padding_mask=key_padding(mask))
         h = self.dropout(h)
         return masked_mean(h, mask), h

@@ -33,14 +33,20 @@ class MissingImagesError(DataFileNotFoundError):
 
 
 def escapes(path: str, root: str | Path) -> bool:
-    """True when ``path`` is absolute, or relative with ``..`` parts that lead out of ``root`` (lexically)."""
+    """True when ``path`` leads out of ``root`` (lexically): relative with ``..`` parts that climb out, or
+    absolute and not under ``root`` (an absolute path inside ``root``, as a converted dataset stores it,
+    stays inside)."""
     if not path:
         return False
+    base = os.path.normpath(os.path.abspath(str(root)))
     if PurePath(path).is_absolute() or os.path.isabs(path) or PurePath(path).drive:
+        joined = os.path.normpath(path)
+    else:
+        joined = os.path.normpath(os.path.join(base, path))
+    try:
+        return os.path.commonpath([base, joined]) != base
+    except ValueError:  # different drives
         return True
-    base = os.path.normpath(str(root))
-    joined = os.path.normpath(os.path.join(base, path))
-    return os.path.commonpath([base, joined]) != base
 
 
 def media_path(value: str, root: str | Path, where: str, *, allow_outside: bool = False) -> str:

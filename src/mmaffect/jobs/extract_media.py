@@ -75,17 +75,15 @@ def choose_column(bundle: Any, encoder: str, column: str | None) -> str:
 
 
 def _paths(split: Any, column: str, root: Path, allow_outside: bool, where: str) -> list[str | None]:
-    from mmaffect.data.images import escapes
+    from mmaffect.data.images import media_path
 
     out: list[str | None] = []
     for i, value in enumerate(split.texts.get(column, [""] * len(split))):
         value = (value or "").strip()
         if not value:
             out.append(None)
-        elif not allow_outside and escapes(value, root):
-            raise DataError(f"{where}, sample {split.ids[i]!r}: media path {value!r} leads out of {root} "
-                            f"(pass --allow-outside-paths if that is intended)")
         else:
+            value = media_path(value, root, f"{where}, sample {split.ids[i]!r}", allow_outside=allow_outside)
             out.append(str(root / value) if not Path(value).is_absolute() else value)
     return out
 

@@ -96,6 +96,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file, read in ``chunk``-byte pieces (bounded memory whatever its size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def atomic_write_text(path: str | Path, text: str) -> str:
     """UTF-8 ``text`` to ``path`` atomically; returns its sha256."""
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -12,7 +12,8 @@ pytest.importorskip("faster_whisper")
 
 from media_files import tone  # noqa: E402
 
-from mmaffect.encoders.weights import WHISPER_BASE_MODEL_SHA256, file_sha256, whisper_base_dir  # noqa: E402
+from mmaffect.encoders.weights import WHISPER_BASE_MODEL_SHA256, whisper_base_dir  # noqa: E402
+from mmaffect.io import file_sha256  # noqa: E402
 from mmaffect.encoders.whisper import WhisperEncoder, frame_count  # noqa: E402
 from mmaffect.errors import EncoderError, MediaError  # noqa: E402
 

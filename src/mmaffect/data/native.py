@@ -29,7 +29,7 @@ from typing import IO, Any, Mapping
 
 import numpy as np
 
-from mmaffect.io import atomic_write_text, remove_stale_temporaries, temporary_path
+from mmaffect.io import atomic_write_text, file_sha256, remove_stale_temporaries, temporary_path
 from mmaffect.errors import DataError, DataFileNotFoundError
 from mmaffect.data.native_checks import changed_files, check_split_arrays, file_stamps, load_npy
 from mmaffect.data.bundle import DatasetBundle, SplitData
@@ -63,14 +63,6 @@ def _tmp_path(path: Path) -> Path:
     """A temporary name beside ``path``; the temporaries of killed earlier writes to it are removed first."""
     remove_stale_temporaries(path)
     return temporary_path(path)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _write_npy(path: Path, arr: Any, dtype: Any = None, *, what: str) -> str:
@@ -379,7 +371,7 @@ def verify_native(path: str | Path, only: list[str] | None = None) -> None:
         file, want = path / rel, checksums[rel]
         if not file.is_file():
             raise DataFileNotFoundError(f"{file}: listed in dataset.json but missing")
-        got = sha256_file(file)
+        got = file_sha256(file)
         if got != want:
             raise ChecksumError(f"{file}: sha256 {got[:16]}... differs from {want[:16]}... recorded in "
                                 f"dataset.json (the file is corrupted or was modified)")

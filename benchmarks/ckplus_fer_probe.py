@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from linear_probe import linear_probe
 
 CK_TO_FER = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "sadness": "sad",
              "surprise": "surprise"}
@@ -30,10 +31,6 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     import cv2
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from mmaffect.encoders.face import FaceEncoder
     from mmaffect.encoders.fer_net import FER_CLASSES
@@ -62,17 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     x = {s: out.features[split == s] for s in ("train", "valid", "test")}
     y = {s: labels[split == s] for s in ("train", "valid", "test")}
-    best = None
-    for c in (0.001, 0.01, 0.1, 1.0, 10.0, 100.0):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(x["train"], y["train"])
-        valid = accuracy_score(y["valid"], model.predict(x["valid"]))
-        if best is None or valid > best[0]:
-            best = (valid, c, model)
-    valid, c, model = best
-    predicted = model.predict(x["test"])
-    result.update({"probe_C": c, "probe_valid_accuracy": round(float(valid), 4),
-                   "probe_test_accuracy": round(float(accuracy_score(y["test"], predicted)), 4),
-                   "probe_test_macro_f1": round(float(f1_score(y["test"], predicted, average="macro")), 4),
+    found = linear_probe(x, y)
+    result.update({"probe_C": found["C"], "probe_valid_accuracy": found["valid_accuracy"],
+                   "probe_test_accuracy": found["test_accuracy"], "probe_test_macro_f1": found["test_macro_f1"],
                    "references": {"zero_shot_test": 0.705, "probe_test": 0.865},
                    "command": "python benchmarks/ckplus_fer_probe.py " + " ".join(sys.argv[1:] if argv is None else argv)})
     atomic_write_json(args.out, result, indent=2)

@@ -43,30 +43,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+from linear_probe import linear_probe
 
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 SPLITS = ("train", "valid", "test")
 
 
 def logistic_probe(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> dict[str, float]:
-    """Logistic regression on standardised ``feats``: fitted on train, C by valid accuracy, scored on test."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    best = None
-    for c in C_GRID:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
-        model.fit(feats["train"], labels["train"])
-        valid = accuracy_score(labels["valid"], model.predict(feats["valid"]))
-        if best is None or valid > best[0]:
-            best = (valid, c, model)
-    valid, c, model = best
-    predicted = model.predict(feats["test"])
-    return {"C": c, "valid_acc": round(float(valid), 4),
-            "test_acc": round(float(accuracy_score(labels["test"], predicted)), 4),
-            "test_macro_f1": round(float(f1_score(labels["test"], predicted, average="macro")), 4)}
+    """The shared linear probe (C by valid accuracy) on ``feats``."""
+    found = linear_probe(feats, labels, c_grid=C_GRID, max_iter=3000)
+    return {"C": found["C"], "valid_acc": found["valid_accuracy"], "test_acc": found["test_accuracy"],
+            "test_macro_f1": found["test_macro_f1"]}
 
 
 def pooled_tokens(split, modality: str) -> np.ndarray:

@@ -48,6 +48,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from linear_probe import linear_probe
 
 CK_TO_FER = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "sadness": "sad",
              "surprise": "surprise"}
@@ -125,22 +126,8 @@ def make_clips(data: Path, out: Path, *, size: int, border: int, fps: int, crf: 
 
 
 def probe(x: dict, y: dict) -> dict:
-    """Logistic regression on standardised features, C chosen on valid accuracy, scored on test."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    best = None
-    for c in PROBE_C:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(x["train"], y["train"])
-        valid = accuracy_score(y["valid"], model.predict(x["valid"]))
-        if best is None or valid > best[0]:
-            best = (valid, c, model)
-    predicted = best[2].predict(x["test"])
-    return {"C": best[1], "valid_accuracy": round(float(best[0]), 4),
-            "test_accuracy": round(float(accuracy_score(y["test"], predicted)), 4),
-            "test_macro_f1": round(float(f1_score(y["test"], predicted, average="macro")), 4)}
+    """The shared linear probe (C on valid) on the sequence features."""
+    return linear_probe(x, y, c_grid=PROBE_C)
 
 
 def zero_shot(probabilities: dict, labels: dict) -> dict:

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from linear_probe import linear_probe
 
 _STATE: dict = {}
 
@@ -40,21 +41,8 @@ def _features(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def probe(x: dict, y: dict) -> dict:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    best = None
-    for c in (0.001, 0.01, 0.1, 1.0, 10.0):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000)).fit(x["train"], y["train"])
-        valid = accuracy_score(y["valid"], model.predict(x["valid"]))
-        if best is None or valid > best[0]:
-            best = (valid, c, model)
-    predicted = best[2].predict(x["test"])
-    return {"C": best[1], "valid_accuracy": round(float(best[0]), 4),
-            "test_accuracy": round(float(accuracy_score(y["test"], predicted)), 4),
-            "test_macro_f1": round(float(f1_score(y["test"], predicted, average="macro")), 4)}
+    """The shared linear probe (C on valid) on the clip features."""
+    return linear_probe(x, y, c_grid=(0.001, 0.01, 0.1, 1.0, 10.0))
 
 
 def main(argv: list[str] | None = None) -> dict:

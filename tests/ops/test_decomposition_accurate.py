@@ -109,8 +109,9 @@ def test_stopping_certificate_holds_independently(name: str, optimum: dict[str, 
         # stopped by the documented rule: residuals and gap, or a gap ten times smaller alone, or (a sample
         # without a certificate after stall_iter iterations) a gap 100 times larger
         gap_i, stall = float(res.gap[i]), int(res.iterations[i]) > int(ACCURATE_DEFAULTS["stall_iter"])
+        late = int(res.iterations[i]) >= int(ACCURATE_DEFAULTS["late_iter"])
         assert ((float(res.dual_residual[i]) <= tol and gap_i <= gap_tol) or gap_i <= 0.1 * gap_tol
-                or (stall and gap_i <= 100 * gap_tol))
+                or (stall and gap_i <= 100 * gap_tol) or (late and gap_i <= 1e4 * gap_tol))
         # the reported duality gap bounds the true relative objective gap (both ways of writing P)
         p_opt = objective_np(xi, optimum[name][i])
         p_ours = objective_np(xi, low)
@@ -150,9 +151,11 @@ def test_accurate_options_and_dtypes() -> None:
     assert torch.allclose(r32.low_rank.double(), r64.low_rank, atol=1e-5 * float(x.abs().max()))
     big = decompose(1000.0 * x, preset="accurate")  # scale-invariant certificate and step
     assert torch.equal(big.converged, r64.converged)
-    for i in range(3):  # P is positively homogeneous: P(1000 X, L) = 1000 P(X, L / 1000)
+    for i in range(3):  # P is positively homogeneous: P(1000 X, L) = 1000 P(X, L / 1000); both are
+        # within their certified gaps of the same optimum
         p_big = objective_np(1000.0 * x[i].numpy(), big.low_rank[i].numpy()) / 1000.0
-        assert p_big == pytest.approx(objective_np(x[i].numpy(), r64.low_rank[i].numpy()), rel=3e-8)
+        p_one = objective_np(x[i].numpy(), r64.low_rank[i].numpy())
+        assert abs(p_big - p_one) <= (float(big.gap[i]) + float(r64.gap[i]) + 1e-12) * p_one
     with pytest.raises(ValueError, match="gap_tol"):
         decompose(x, preset="accurate", gap_tol=0.0)
     lam_small = decompose(x, preset="accurate", lam=0.2)  # λM < 1: no dual certificate, residuals only
@@ -174,7 +177,10 @@ def test_planted_pairs_at_paper_size_certify_and_beat_the_paper_objective() -> N
     res = decompose(x, preset="accurate")
     assert res.gap is not None
     assert bool(res.converged.all()), (res.iterations, res.gap)
-    assert float(res.gap.max()) <= 100 * float(ACCURATE_DEFAULTS["gap_tol"])
+    # the stalled target, or past late_iter iterations the late one
+    late = res.iterations >= int(ACCURATE_DEFAULTS["late_iter"])
+    target = torch.where(late, float(ACCURATE_DEFAULTS["late_gap_factor"]), float(ACCURATE_DEFAULTS["stall_gap_factor"]))
+    assert bool((res.gap <= target * float(ACCURATE_DEFAULTS["gap_tol"])).all()), (res.iterations, res.gap)
     for i in range(2):
         xi = x[i].numpy()
         paper_low = _ref.reference_decompose_one(xi, lam=1.0, mu=10.0, max_iter=3000, tol=1e-6)[0]

@@ -231,7 +231,7 @@ def decompose(
     svt_compat: bool = False,
     dtype: torch.dtype | None = None,
     svt: SvtMethod = "auto",
-    gap_tol: float = 1e-8,
+    gap_tol: float = 1e-10,
 ) -> DecompositionResult:
     """Decompose ``X`` ``[B, M, n, c]`` into ``L + S_m`` per sample (see the module docstring).
 

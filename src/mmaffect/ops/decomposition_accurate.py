@@ -74,16 +74,19 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
+from mmaffect.ops.anderson import AndersonHistory
+
 __all__ = ["ACCURATE_DEFAULTS", "solve_accurate"]
 
 ACCURATE_DEFAULTS: dict[str, float | int] = {
-    "lam": 1.0, "max_iter": 2000, "tol": 1e-6, "gap_tol": 1e-8, "alpha": 1.8, "step": 1.0,
+    "lam": 1.0, "max_iter": 2000, "tol": 1e-6, "gap_tol": 1e-10, "alpha": 1.8, "step": 1.0,
     "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "check_every": 5, "stall_iter": 40, "stall_step": 1.0,
-    "stall_gap_factor": 100.0, "alone_gap_factor": 0.1,
+    "stall_gap_factor": 100.0, "alone_gap_factor": 0.1, "late_iter": 200, "late_gap_factor": 1e4,
+    "anderson": 5, "anderson_max_entries": 4096,
 }
 
 # CPU working-set target per chunk (bytes), as in the paper preset
-_CHUNK_BYTES = 8 << 20
+_CHUNK_BYTES = 16 << 20
 
 
 def prox_sum_abs(x: Tensor, v: Tensor, t_lam: Tensor) -> Tensor:
@@ -120,15 +123,20 @@ def prox_sum_abs_sorted(xs: Tensor, v: Tensor, t_lam: Tensor) -> Tensor:
     return out
 
 
-def dual_objective(x: Tensor, u: Tensor, lam: float) -> Tensor:
-    """``D(u) = Σ_ij min_k [u X_k + λ Σ_m |X_m − X_k|]`` per sample (valid for ``|u| ≤ λM``)."""
-    m = x.shape[1]
-    best = None
-    for k in range(m):
-        val = u * x[:, k] + lam * (x - x[:, k : k + 1]).abs().sum(dim=1)
-        best = val if best is None else torch.minimum(best, val)
-    assert best is not None
+def dual_objective(x: Tensor, u: Tensor, lam: float, spread: Tensor | None = None) -> Tensor:
+    """``D(u) = Σ_ij min_k [u X_k + λ Σ_m |X_m − X_k|]`` per sample (valid for ``|u| ≤ λM``); ``spread``
+    ``[b, M, n, c]`` = ``λ Σ_m |X_m − X_k|`` per ``k`` when already computed (:func:`dual_spread`)."""
+    if spread is None:
+        spread = dual_spread(x, lam)
+    best = torch.addcmul(spread[:, 0], u, x[:, 0])
+    for k in range(1, x.shape[1]):
+        best = torch.minimum(best, torch.addcmul(spread[:, k], u, x[:, k]))
     return best.sum(dim=(-2, -1))
+
+
+def dual_spread(x: Tensor, lam: float) -> Tensor:
+    """``λ Σ_m |X_m − X_k|`` for each ``k`` (``[b, M, n, c]``), the constant part of :func:`dual_objective`."""
+    return torch.stack([lam * (x - x[:, k : k + 1]).abs().sum(dim=1) for k in range(x.shape[1])], dim=1)
 
 
 def _svt_with_norm(z: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -150,13 +158,25 @@ def _candidate_objective(x: Tensor, cand: Tensor, lam: float) -> Tensor:
 
 
 def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> None:
-    """Solve the samples of ``x64`` ``[b, M, n, c]`` (float64) writing into ``out`` (same rows)."""
+    """Solve the samples of ``x64`` ``[b, M, n, c]`` (float64) writing into ``out`` (same rows).
+
+    The state is the prox input ``ζ = L̂ + w``: ``V = prox_{tf}(ζ)``, ``w = ζ − V``, ``L' = SVT(2V − ζ, t)``
+    and ``ζ⁺ = T(ζ) = ζ + α(L' − V)``, a relaxed Douglas–Rachford map, averaged at a fixed ``t``, so its
+    residual ``||T(ζ) − ζ||`` never grows under plain steps. Where ``t`` stays fixed (float64 phase),
+    ``ζ⁺`` is the Anderson point of the last ``anderson`` images (:mod:`mmaffect.ops.anderson`),
+    accepted only if its residual is below that of the point it came from, else replaced by that
+    point's plain image (and the history cleared); a change of ``t`` clears the history too.
+    """
     lam, tol, gap_tol = float(opts["lam"]), float(opts["tol"]), float(opts["gap_tol"])
     alpha, beta, max_iter = float(opts["alpha"]), float(opts["balance"]), int(opts["max_iter"])
     switch_tol, check_every = float(opts["switch_tol"]), int(opts["check_every"])
     stall_iter, stall_gap_tol = int(opts["stall_iter"]), gap_tol * float(opts["stall_gap_factor"])
+    late_iter, late_gap_tol = int(opts["late_iter"]), gap_tol * float(opts["late_gap_factor"])
     alone_gap_tol = gap_tol * float(opts["alone_gap_factor"])
     float32_iter = min(int(opts["float32_iter"]), max_iter // 2)
+    # Anderson pays where its history stays small: at n·c = 49·64 it saves 30 % of the iterations for
+    # 10–15 % more per iteration; at 49·256 the history's memory traffic costs more than it saves
+    memory = int(opts["anderson"]) if x64.shape[-2] * x64.shape[-1] <= int(opts["anderson_max_entries"]) else 0
     certify = lam * x64.shape[1] >= 1.0
     b, m, n, c = x64.shape
     f64 = torch.float64
@@ -167,55 +187,59 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
     # stalled-sample step: a multiple of the mean width of the flat intervals [min_m X_m, max_m X_m]
     width = (x64.amax(dim=1) - x64.amin(dim=1)).mean(dim=(-2, -1))
     stall_t = (float(opts["stall_step"]) * torch.maximum(width, 1e-3 * rms)).clamp_min(tiny)
+    spread = dual_spread(x64, lam) if certify else x64
     # float32 phase (when asked), then float64
     dtype = torch.float32 if switch_tol > 0 else f64
     x = x64.to(dtype)
-    v = x.mean(dim=1)
-    w = torch.zeros_like(v)
     lo, hi = x.amin(dim=1), x.amax(dim=1)
     xs = torch.sort(x, dim=1).values if m > 2 else x
+    zeta = x.mean(dim=1)
+    v = zeta  # the start: V = mean_m X_m, w = 0
     idx = torch.arange(b, device=x64.device)
     its = torch.zeros(b, dtype=torch.int64, device=x64.device)
     stalled = torch.zeros(b, dtype=torch.bool, device=x64.device)
+    history = AndersonHistory(b, n * c, memory, dtype=f64, device=x64.device) if memory > 0 else None
+    tried = torch.zeros(b, dtype=torch.bool, device=x64.device)  # ζ is an Anderson point
+    fallback = torch.zeros(0)  # the plain image of the previous point (where ``tried``)
+    last_res = torch.full((b,), math.inf, dtype=f64, device=x64.device)  # its residual norm
+    active = torch.ones(b, dtype=torch.bool, device=x64.device)  # rows still to stop
+
+    def prox(z: Tensor) -> Tensor:
+        tl = (t * lam).to(z.dtype)
+        return prox_sum_abs_pair(lo, hi, z, tl) if m == 2 else prox_sum_abs_sorted(xs, z, tl)
+
     for _ in range(max_iter):
-        t3 = t.to(dtype).view(-1, 1, 1)
-        z = v - w
+        z = torch.add(-zeta, v, alpha=2.0)  # V − w
         low, nuc = _svt_with_norm(z, t.to(dtype))
-        u = (z - low) / t3
-        lhat = alpha * low + (1.0 - alpha) * v
-        if m == 2:
-            v_new = prox_sum_abs_pair(lo, hi, lhat + w, (t * lam).to(dtype))
-        else:
-            v_new = prox_sum_abs_sorted(xs, lhat + w, (t * lam).to(dtype))
-        w = w + lhat - v_new
-        e = u + w / t3
-        v = v_new
+        diff = low - v
+        image = torch.add(zeta, diff, alpha=alpha)  # the plain step T(ζ)
+        v_new = prox(image)  # V' (the ADMM's next V): w' = T(ζ) − V', −w'/t ∈ ∂f(V')
         its += 1
-        r_p = torch.linalg.vector_norm(low - v, dim=(-2, -1)).to(f64) / x_norm
-        u_norm = torch.linalg.vector_norm(u, dim=(-2, -1)).to(f64).clamp_min(tiny)
-        r_d = torch.linalg.vector_norm(e, dim=(-2, -1)).to(f64) / u_norm
+        z.sub_(low)  # t·u, u = (V − w − L')/t ∈ ∂||L'||_*
+        gap_pair = low - v_new
+        r_p = torch.linalg.vector_norm(gap_pair, dim=(-2, -1)).to(f64) / x_norm
+        # r_d = ||u + w'/t|| / ||u|| = ||t u + T(ζ) − V'|| / ||t u||
+        r_d = (torch.linalg.vector_norm(z + image - v_new, dim=(-2, -1))
+               / torch.linalg.vector_norm(z, dim=(-2, -1)).clamp_min(tiny)).to(f64)
         gap = torch.full_like(r_p, math.inf)
         best = low
         last = its >= max_iter
-        near = (r_p <= tol) & (r_d <= tol)
-        check = low.dtype == f64 and (int(its[0]) % check_every == 0 or bool(last.any()) or bool(near.any()))
+        check = low.dtype == f64 and (int(its[0]) % check_every == 0 or bool(last.any()))
         if certify and check:  # certificate: float64 only; primal at the better of L' and V'
             p_low = nuc + lam * (x - low.unsqueeze(1)).abs().sum(dim=(-3, -2, -1))
-            p_v = _candidate_objective(x, v, lam)
+            p_v = _candidate_objective(x, v_new, lam)
             use_v = p_v < p_low
             primal = torch.where(use_v, p_v, p_low)
-            best = torch.where(use_v.view(-1, 1, 1), v, low)
-            gap = (primal - dual_objective(x, u, lam)) / primal.clamp_min(tiny)
-        if dtype != f64 and (bool((r_p <= switch_tol).all()) or int(its[0]) >= float32_iter):
-            dtype = f64
-            x, v, w = x64, v.to(f64), w.to(f64)
-            lo, hi = x.amin(dim=1), x.amax(dim=1)
-            xs = torch.sort(x, dim=1).values if m > 2 else x
+            best = torch.where(use_v.view(-1, 1, 1), v_new, low)
+            dual = dual_objective(x, z / t.view(-1, 1, 1), lam, spread)
+            gap = ((primal - dual) / primal.clamp_min(tiny)).clamp_min(0.0)  # ≥ 0 up to rounding
         if certify:
+            near = (r_p <= tol) & (r_d <= tol)
             done = (near & (gap <= gap_tol)) | (gap <= alone_gap_tol) | (stalled & (gap <= stall_gap_tol))
+            done |= (its >= late_iter) & (gap <= late_gap_tol)
         else:
             done = (r_p <= tol) & (r_d <= tol) & (low.dtype == f64)
-        stop = done | last
+        stop = (done | last) & active
         if bool(stop.any()):
             sel = stop.nonzero().squeeze(-1)
             dst = idx[sel]
@@ -229,11 +253,28 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
             out["dual_residual"][dst] = r_d[sel]
             out["gap"][dst] = gap[sel]
             out["converged"][dst] = done[sel]
-            keep = ~stop
-            if not bool(keep.any()):
+            active = active & ~stop
+            if not bool(active.any()):
                 return
-            x64, x, xs, v, w, t, idx, its, lo, hi = (a[keep] for a in (x64, x, xs, v, w, t, idx, its, lo, hi))
-            x_norm, r_p, r_d, stall_t, stalled = x_norm[keep], r_p[keep], r_d[keep], stall_t[keep], stalled[keep]
+            # compact once a quarter of the rows has stopped (each compaction copies every buffer, the
+            # Anderson history included; stopped rows cost an iteration's compute until then)
+            if int(active.sum()) <= 0.75 * active.shape[0]:
+                keep = active
+                x64, x, xs, spread, zeta, t, idx, its, lo, hi = (
+                    a[keep] for a in (x64, x, xs, spread, zeta, t, idx, its, lo, hi))
+                x_norm, r_p, r_d, stall_t, stalled = x_norm[keep], r_p[keep], r_d[keep], stall_t[keep], stalled[keep]
+                diff, image, v_new, tried, last_res = diff[keep], image[keep], v_new[keep], tried[keep], last_res[keep]
+                active = active[keep]
+                if fallback.numel():
+                    fallback = fallback[keep]
+                if history is not None:
+                    history.select(keep)
+        if dtype != f64 and (bool((r_p <= switch_tol).all()) or int(its[0]) >= float32_iter):
+            dtype = f64
+            x, zeta, diff, image = x64, zeta.to(f64), diff.to(f64), image.to(f64)
+            lo, hi = x.amin(dim=1), x.amax(dim=1)
+            xs = torch.sort(x, dim=1).values if m > 2 else x
+            v_new = prox(image)
         # samples without a certificate after stall_iter iterations (degenerate optima, e.g. M = 2 with
         # a flat ℓ1 term where X_1 ≠ X_2): fixed small step, balancing off, certificate stall_gap_tol
         new_stall = (~stalled) & (its >= stall_iter)
@@ -244,7 +285,31 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
         if bool(new_stall.any()):
             factor = torch.where(new_stall, stall_t / t, factor)
             stalled = stalled | new_stall
-        w = w * factor.to(w.dtype).view(-1, 1, 1)
+        changed = factor != 1.0
+        nxt, v = image, v_new
+        if history is not None and dtype == f64:
+            # safeguard: an Anderson point whose residual is not below its origin's goes back to the
+            # origin's plain image
+            res_norm = alpha * torch.linalg.vector_norm(diff, dim=(-2, -1))
+            rejected = tried & (res_norm > last_res)
+            flat = nxt.reshape(nxt.shape[0], -1)
+            history.push(flat, diff.reshape(flat.shape).mul(alpha))
+            accel, ready = history.step()
+            use = ready & ~changed & ~rejected
+            if bool(use.any()):
+                nxt = torch.where(use.view(-1, 1, 1), accel.view_as(nxt), nxt)
+            if bool(rejected.any()):
+                nxt = torch.where(rejected.view(-1, 1, 1), fallback, nxt)
+            history.reset(changed | rejected)
+            # a rejected point keeps its origin's reference residual and plain image
+            last_res = torch.where(rejected, last_res, res_norm)
+            fallback = torch.where(rejected.view(-1, 1, 1), fallback, image) if fallback.numel() else image
+            tried = use
+            if bool((use | rejected).any()):
+                v = prox(nxt)
+        if bool(changed.any()):  # t ← factor·t rescales the scaled dual: w ← factor·w at the same V
+            nxt = torch.where(changed.view(-1, 1, 1), v + factor.to(dtype).view(-1, 1, 1) * (nxt - v), nxt)
+        zeta = nxt
         t = t * factor
     raise AssertionError("unreachable: max_iter stops every sample")  # pragma: no cover
 

@@ -46,9 +46,9 @@ def planted(m: int, n: int, c: int, seed: int) -> torch.Tensor:
     return low + torch.where(mask, big, torch.zeros((), dtype=f64))
 
 
-def strict_options(**kw: float) -> dict[str, float | int]:
+def strict_options(**kw: float) -> dict[str, float | int | str]:
     """Options of the solver that stop only on the KKT residuals and the gap together."""
-    return dict(ACCURATE_DEFAULTS, stall_gap_factor=1.0, alone_gap_factor=0.0, **kw)
+    return dict(ACCURATE_DEFAULTS, stall_gap_factor=1.0, alone_gap_factor=0.0, late_gap_factor=0.0, **kw)
 
 
 def cases() -> dict[str, torch.Tensor]:
@@ -239,3 +239,49 @@ def test_stalled_step_follows_the_width_of_the_flat_intervals() -> None:
         assert bool(res.converged.all()), (amp, res.iterations, res.gap)
         its.append(int(res.iterations[0]))
     assert its[1] <= 2 * its[0], its
+
+
+def test_svt_routes_agree_and_the_accurate_result_does_not_depend_on_the_route() -> None:
+    from mmaffect.ops.svt_routes import pick_route, svt_with_norm
+
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(4, 9, 13, generator=g, dtype=torch.float64)
+    t = torch.tensor([0.5, 1.0, 2.0, 50.0], dtype=torch.float64)  # the last thresholds everything away
+    gram, gram_norm = svt_with_norm(z, t, "gram_eigh")
+    svd, svd_norm = svt_with_norm(z.mT.contiguous(), t, "svd")  # the right Gram side too
+    torch.testing.assert_close(gram, svd.mT, rtol=0, atol=1e-10)
+    torch.testing.assert_close(gram_norm, svd_norm, rtol=0, atol=1e-10)
+    assert float(gram[3].abs().max()) == 0.0 and float(gram_norm[3]) == 0.0
+    assert pick_route(z, t) == "gram_eigh"  # CPU
+    with pytest.raises(ValueError, match="route"):
+        svt_with_norm(z, t, "qr")
+    x = torch.randn(3, 2, 10, 14, generator=g, dtype=torch.float64)
+    by_eigh, by_svd = decompose(x, preset="accurate", svt="eigh"), decompose(x, preset="accurate", svt="svd")
+    assert bool(by_eigh.converged.all()) and bool(by_svd.converged.all())
+    torch.testing.assert_close(by_eigh.low_rank, by_svd.low_rank, rtol=0, atol=1e-4)
+
+
+def test_fastest_route_times_each_candidate_and_skips_failing_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmaffect.ops import svt_routes
+
+    calls: list[str] = []
+    cost = {"gram_eigh": 5.0, "svd": 2.0}
+    clock = [0.0]
+
+    def fake(name: str):  # each call of a route advances the fake clock by its cost
+        def route(z: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            calls.append(name)
+            if name == "svd_gesvdj":
+                raise RuntimeError("driver not available")
+            clock[0] += cost[name]
+            return z, t
+        return route
+
+    for name in ("gram_eigh", "svd", "svd_gesvdj"):
+        monkeypatch.setitem(svt_routes.ROUTES, name, fake(name))
+    z, t = torch.zeros(2, 3, 4), torch.ones(2)
+    assert svt_routes.fastest_route(z, t, ["gram_eigh", "svd_gesvdj", "svd"], repeats=2, timer=lambda: clock[0]) == "svd"
+    assert calls.count("gram_eigh") == 3 and calls.count("svd") == 3  # warm-up + 2 timed each
+    cost["svd"] = 9.0
+    assert svt_routes.fastest_route(z, t, ["svd", "gram_eigh"], repeats=1, timer=lambda: clock[0]) == "gram_eigh"
+    assert svt_routes.fastest_route(z, t, ["svd_gesvdj"], timer=lambda: clock[0]) == "gram_eigh"  # none runs

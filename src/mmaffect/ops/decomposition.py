@@ -61,9 +61,10 @@ PRESETS: dict[str, dict[str, float | int | None]] = {
     # λ = 1/√max(n, c) (None = computed from the input)
     "fast": {"lam": None, "mu": None, "max_iter": 500, "tol": 1e-7, "rho": 1.5},
     # the paper's problem (λ = 1) to a certified optimum: over-relaxed ADMM on L = V with the median
-    # prox, residual balancing, float32 phase and float64 finish (ops/decomposition_accurate.py);
-    # stops on KKT residuals ≤ tol with duality gap ≤ gap_tol (1e-8), or gap ≤ 1e-9 alone, or, for
-    # degenerate samples without a certificate after 60 iterations, gap ≤ 1e-6
+    # prox, residual balancing, Anderson acceleration, float32 phase and float64 finish
+    # (ops/decomposition_accurate.py); stops on KKT residuals ≤ tol with duality gap ≤ gap_tol (1e-10),
+    # or gap ≤ 1e-11 alone, or, for degenerate samples without a certificate after 40 iterations,
+    # gap ≤ 1e-8, or after 200 iterations gap ≤ 1e-6
     "accurate": {"lam": 1.0, "mu": None, "max_iter": 2000, "tol": 1e-6, "rho": 1.0},
 }
 
@@ -246,12 +247,15 @@ def decompose(
 
     ``"accurate"``: the paper's problem (λ = 1 unless given) solved by a different, faster algorithm
     (:mod:`mmaffect.ops.decomposition_accurate`) to a certified point: primal and dual KKT residuals
-    below ``tol`` (1e-6) with relative duality gap below ``gap_tol`` (1e-8), or a gap below
-    ``gap_tol / 10`` alone, or (degenerate samples, e.g. M = 2 token pairs, still uncertified after 60
-    iterations) a gap below ``100 gap_tol``; ``gap`` reports each sample's certified bound on its
-    relative objective gap. ``mu``, ``rho``, ``svt``, ``svt_compat`` do not apply. Its objective is
-    closer to the optimum than the ``paper`` preset's, in 5-20x fewer iterations. ``"fast"`` is approximate: with its λ it solves a different problem, and
-    with ``lam=1`` its fast-growing μ stops far (tens of %) from the optimum's L.
+    below ``tol`` (1e-6) with relative duality gap below ``gap_tol`` (1e-10), or a gap below
+    ``gap_tol / 10`` alone, or (degenerate samples, e.g. M = 2 token pairs, still uncertified after 40
+    iterations) a gap below ``100 gap_tol``, or after 200 iterations below ``10⁴ gap_tol``; ``gap``
+    reports each sample's certified bound on its relative objective gap. ``svt`` picks the spectral
+    route (``auto``: Gram ``eigh`` on CPU, timed per shape on accelerators); ``mu``, ``rho`` and
+    ``svt_compat`` do not apply. Its L is closer to the optimum than the ``paper`` preset's on the
+    measured inputs (docs/benchmarks.md), in 4–30× fewer iterations. ``"fast"`` is approximate: with
+    its λ it solves a different problem, and with ``lam=1`` its fast-growing μ stops far (tens of %)
+    from the optimum's L.
     """
     _validate(X)
     lam_v, mu_v, max_iter_v, tol_v, rho_v = _resolve(preset, lam, mu, max_iter, tol, rho)
@@ -266,7 +270,7 @@ def decompose(
         raise ValueError(f"mu_max must be > 0, got {mu_max}")
     if preset == "accurate":
         return _decompose_accurate(X, lam=float(lam_v or 1.0), max_iter=max_iter_v, tol=tol_v,
-                                   gap_tol=gap_tol, dtype=dtype)
+                                   gap_tol=gap_tol, dtype=dtype, svt=svt)
 
     x = X.to(dtype)
     b, m, n, c = x.shape
@@ -402,14 +406,15 @@ def _solve(
 
 
 def _decompose_accurate(
-    x: Tensor, *, lam: float, max_iter: int, tol: float, gap_tol: float, dtype: torch.dtype,
+    x: Tensor, *, lam: float, max_iter: int, tol: float, gap_tol: float, dtype: torch.dtype, svt: str = "auto",
 ) -> DecompositionResult:
     """The ``accurate`` preset (see :mod:`mmaffect.ops.decomposition_accurate`)."""
     from mmaffect.ops.decomposition_accurate import ACCURATE_DEFAULTS, solve_accurate
 
     if not gap_tol > 0:
         raise ValueError(f"gap_tol must be > 0, got {gap_tol}")
-    opts = dict(ACCURATE_DEFAULTS, lam=lam, max_iter=max_iter, tol=tol, gap_tol=gap_tol)
+    route = {"auto": "auto", "eigh": "gram_eigh", "svd": "svd"}[svt]
+    opts = dict(ACCURATE_DEFAULTS, lam=lam, max_iter=max_iter, tol=tol, gap_tol=gap_tol, svt=route)
     res = solve_accurate(x, opts)
     return DecompositionResult(
         low_rank=res["low_rank"].to(dtype), sparse=res["sparse"].to(dtype), iterations=res["iterations"],

@@ -13,20 +13,26 @@ deviations):
 
 (For sorted ``x_1 ≤ .. ≤ x_M`` this is a sum of ``M + 1`` clamps, :func:`prox_sum_abs_sorted`; ``X`` is
 sorted once per solve.) They are combined by over-relaxed ADMM on ``L = V`` (Boyd et al. 2011,
-§3.4.3; a Douglas–Rachford splitting), relaxation ``α = 1.8``, scaled dual ``w``, step ``t`` (= 1/penalty):
+§3.4.3), written as the relaxed Douglas–Rachford iteration on the prox input ``ζ``, relaxation
+``α = 1.8``, step ``t`` (= 1/penalty):
 
-    L'  = SVT(V − w, t)                         u = (V − w − L')/t ∈ ∂||L'||_*        (exact)
-    L̂   = α L' + (1 − α) V
-    V'  = prox_{tf}(L̂ + w)                      −w'/t ∈ ∂f(V') with w' = w + L̂ − V'    (exact)
-    w'  = w + L̂ − V'
+    V  = prox_{tf}(ζ),   w = ζ − V                 w/t ∈ ∂f(V)                      (exact)
+    L' = SVT(V − w, t)                              u = (V − w − L')/t ∈ ∂||L'||_*   (exact)
+    ζ⁺ = T(ζ) = ζ + α(L' − V)
 
 with residual balancing of ``t`` per sample (t halved when the primal residual exceeds 5× the dual
-one, doubled in the opposite case; ``w`` rescaled with it). This needs one Gram ``eigh`` per
-iteration like the paper's ALM and converges linearly in about 50 iterations on random inputs at
-M = 2 (25 at M = 3), where the paper's fixed-penalty ALM needs 500–3000 to reach a less accurate point.
+one, doubled in the opposite case; ``w`` rescaled with it). At a fixed ``t`` the map ``T`` is averaged,
+and ``ζ⁺`` is the Anderson-accelerated point of the last 5 images (Walker & Ni 2011;
+:mod:`mmaffect.ops.anderson`) when that lowers the fixed-point residual ``||T(ζ) − ζ||`` (else the plain
+image, and the history restarts), a residual-decrease safeguard in the spirit of Zhang, O'Donoghue &
+Boyd (2020), SIAM J. Optim. 30(4). It costs one Gram ``eigh`` per iteration like the paper's ALM (the SVT
+route is chosen per shape on accelerators, :mod:`mmaffect.ops.svt_routes`); measured on 49×64 MMSD
+token pairs, Anderson cuts the iterations to a gap of 1e-8 by a third (140 → 95) for 10–15 % more per
+iteration; at 49×256 its history's memory traffic costs more than it saves, so it is used up to
+``n·c ≤ anderson_max_entries`` (4096).
 
 Certificate. Residuals of the ADMM pair (KKT conditions ``Y_m ∈ λ∂||S_m||_1``, ``Σ_m Y_m ∈ ∂||L||_*``;
-``−w'/t ∈ ∂f(V')`` and ``u ∈ ∂||L'||_*`` hold exactly):
+with ``V' = prox_{tf}(T(ζ))`` and ``w' = T(ζ) − V'``, ``−w'/t ∈ ∂f(V')`` and ``u ∈ ∂||L'||_*`` hold exactly):
 
     primal residual   r_p = ||L' − V'||_F / min_m ||X_m||_F
     dual residual     r_d = ||u + w'/t||_F / ||u||_F
@@ -42,28 +48,26 @@ otherwise ``η`` is ``inf`` and only the residuals are tested). The returned pai
 ``L'`` and ``V'`` by ``P`` (``V'``, the output of the median prox, is often far better than ``L'``:
 at M = 3 it is optimal after a few iterations) with ``S_m = X_m − L`` (so ``X_m = L + S_m`` exactly).
 
-Stopping rule (checked in float64 every ``check_every`` iterations and whenever the residuals are
-small), a sample stops at the first check where
+Stopping rule (checked in float64 every ``check_every`` = 5 iterations), with ``gap_tol`` = 1e-10 by
+default, a sample stops at the first check where
 
-- ``r_p ≤ tol``, ``r_d ≤ tol`` and ``η ≤ gap_tol`` (default 1e-6, 1e-6, 1e-8), or
-- ``η ≤ alone_gap_factor · gap_tol`` (1e-9: an objective certificate 10× tighter), or
-- it has no certificate after ``stall_iter`` iterations and ``η ≤ stall_gap_factor · gap_tol`` (1e-6).
+- ``r_p ≤ tol``, ``r_d ≤ tol`` (1e-6) and ``η ≤ gap_tol``, or ``η ≤ gap_tol/10`` alone;
+- it has no certificate after ``stall_iter`` = 40 iterations and ``η ≤ 100 gap_tol`` (1e-8);
+- it has run ``late_iter`` = 200 iterations and ``η ≤ 10⁴ gap_tol`` (1e-6).
 
-The last case is for degenerate optima where ADMM converges sublinearly at any step: M = 2 with
+The second case is for degenerate optima where ADMM converges slowly at any step: M = 2 with
 ``X_1 ≠ X_2`` on a set of entries (planted low-rank + sparse pairs, and real token matrices, where
 ``X_1 ≠ X_2`` everywhere). For M = 2, ``f(V) = λΣ(hi − lo) + 2λ Σ dist(V_ij, [lo_ij, hi_ij])`` with
 ``lo, hi = min, max(X_1, X_2)``, an exact penalty (every dual ``Y`` has ``|Y_ij| ≤ ||Y||_2 ≤ 1 < 2λ``
 at λ = 1), so the problem is ``min ||L||_*  s.t.  lo ≤ L ≤ hi``: a box-constrained nuclear-norm
-completion. Measured on 49×64 planted pairs, its optimum is one point (two solvers on different
-paths, 8000 iterations, end 1.4e-5 apart at objectives 3e-9 apart, closing as they run) but it is
-ill-conditioned: primal and dual gaps both fall like 1/k (2e-6 → 1e-7 from 100 to 800 iterations).
-There the residual balancing chooses a large step that stalls the primal objective; such samples
-switch (after ``stall_iter`` = 40 iterations) to the fixed step ``stall_step · mean(hi − lo)`` (the
-mean width of the flat intervals, balancing off), which reaches η ≤ 1e-6 in 30–95 iterations on
-token pairs and 120–385 on planted ones (a step in units of ``rms(X)`` instead needs 30–60 % more:
-the best multiple of ``rms`` differs fourfold between the two kinds, the width multiple does not).
-The first iterations run in float32 (until ``r_p ≤ switch_tol`` or ``float32_iter`` iterations),
-the rest in float64.
+completion. On token pairs it converges linearly once the residual balancing is replaced (after
+``stall_iter`` iterations) by the fixed step ``stall_step · mean(hi − lo)`` (the mean width of the flat
+intervals, balancing off): a gap of 1e-8 in 60–155 iterations. The 1e-8 target is what it takes to be
+at least as close to the optimum's L as the paper's algorithm on every measured MMSD pair (1e-6
+leaves L 10–30× farther on pairs where that algorithm runs to its 3000-iteration cap). Planted
+pairs are ill-conditioned (gaps fall like 1/k, 1e-8 is out of reach in 2000 iterations); the third
+case stops them at 1e-6. The first iterations run in float32 (until ``r_p ≤ switch_tol`` or
+``float32_iter`` iterations), the rest in float64.
 """
 
 from __future__ import annotations
@@ -75,14 +79,15 @@ import torch
 from torch import Tensor
 
 from mmaffect.ops.anderson import AndersonHistory
+from mmaffect.ops.svt_routes import pick_route, svt_with_norm
 
 __all__ = ["ACCURATE_DEFAULTS", "solve_accurate"]
 
-ACCURATE_DEFAULTS: dict[str, float | int] = {
+ACCURATE_DEFAULTS: dict[str, float | int | str] = {
     "lam": 1.0, "max_iter": 2000, "tol": 1e-6, "gap_tol": 1e-10, "alpha": 1.8, "step": 1.0,
     "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "check_every": 5, "stall_iter": 40, "stall_step": 1.0,
     "stall_gap_factor": 100.0, "alone_gap_factor": 0.1, "late_iter": 200, "late_gap_factor": 1e4,
-    "anderson": 5, "anderson_max_entries": 4096,
+    "anderson": 5, "anderson_max_entries": 4096, "svt": "auto",
 }
 
 # CPU working-set target per chunk (bytes), as in the paper preset
@@ -139,17 +144,6 @@ def dual_spread(x: Tensor, lam: float) -> Tensor:
     return torch.stack([lam * (x - x[:, k : k + 1]).abs().sum(dim=1) for k in range(x.shape[1])], dim=1)
 
 
-def _svt_with_norm(z: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-    """``SVT(Z, t)`` through the Gram matrix and ``||SVT(Z, t)||_* = Σ max(σ_i − t, 0)``."""
-    left = z.shape[-2] <= z.shape[-1]
-    ev, q = torch.linalg.eigh(z @ z.mT if left else z.mT @ z)
-    sig = ev.clamp_min(0.0).sqrt()
-    tt = t.view(-1, 1)
-    h = (1.0 - tt / sig.clamp_min(torch.finfo(sig.dtype).tiny)).clamp_min(0.0)
-    p = (q * h.unsqueeze(-2)) @ q.mT
-    return (p @ z if left else z @ p), (sig - tt).clamp_min(0.0).sum(-1)
-
-
 def _candidate_objective(x: Tensor, cand: Tensor, lam: float) -> Tensor:
     """``P(V) = ||V||_* + λ Σ_m ||X_m − V||_1`` per sample (nuclear norm from the Gram eigenvalues)."""
     left = cand.shape[-2] <= cand.shape[-1]
@@ -157,7 +151,7 @@ def _candidate_objective(x: Tensor, cand: Tensor, lam: float) -> Tensor:
     return ev.clamp_min(0.0).sqrt().sum(-1) + lam * (x - cand.unsqueeze(1)).abs().sum(dim=(-3, -2, -1))
 
 
-def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> None:
+def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]) -> None:
     """Solve the samples of ``x64`` ``[b, M, n, c]`` (float64) writing into ``out`` (same rows).
 
     The state is the prox input ``ζ = L̂ + w``: ``V = prox_{tf}(ζ)``, ``w = ζ − V``, ``L' = SVT(2V − ζ, t)``
@@ -176,6 +170,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
     float32_iter = min(int(opts["float32_iter"]), max_iter // 2)
     # Anderson pays where its history stays small: at n·c = 49·64 it saves 30 % of the iterations for
     # 10–15 % more per iteration; at 49·256 the history's memory traffic costs more than it saves
+    svt = str(opts["svt"])  # auto: gram_eigh on CPU, the fastest route per shape elsewhere
     memory = int(opts["anderson"]) if x64.shape[-2] * x64.shape[-1] <= int(opts["anderson_max_entries"]) else 0
     certify = lam * x64.shape[1] >= 1.0
     b, m, n, c = x64.shape
@@ -210,7 +205,8 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
 
     for _ in range(max_iter):
         z = torch.add(-zeta, v, alpha=2.0)  # V − w
-        low, nuc = _svt_with_norm(z, t.to(dtype))
+        tz = t.to(dtype)
+        low, nuc = svt_with_norm(z, tz, pick_route(z, tz) if svt == "auto" else svt)
         diff = low - v
         image = torch.add(zeta, diff, alpha=alpha)  # the plain step T(ζ)
         v_new = prox(image)  # V' (the ADMM's next V): w' = T(ζ) − V', −w'/t ∈ ∂f(V')
@@ -314,7 +310,7 @@ def _run(x64: Tensor, opts: dict[str, float | int], out: dict[str, Tensor]) -> N
     raise AssertionError("unreachable: max_iter stops every sample")  # pragma: no cover
 
 
-def solve_accurate(x: Tensor, opts: dict[str, float | int]) -> dict[str, Tensor]:
+def solve_accurate(x: Tensor, opts: dict[str, float | int | str]) -> dict[str, Tensor]:
     """Run the certified solver on ``x`` ``[B, M, n, c]``; returns float64 tensors ``low_rank``,
     ``sparse``, ``iterations``, ``residual`` (r_p), ``dual_residual`` (r_d), ``gap`` (η), ``converged``.
 

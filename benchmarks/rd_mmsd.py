@@ -4,7 +4,7 @@ and against early fusion of the same encoders (the ablation of the fused matrix 
 Prepare (outside the repository): a native MMSD with MiniLM token states ``tweet`` ``[N, 48, 384]`` and
 ``attrs`` ``[N, 16, 384]`` (see ``benchmarks/text_centric_mmsd.py``), then the decomposition::
 
-    mmaffect decompose cache/rd_mmsd --modalities tweet attrs --rows 49 --columns 64 --preset fast
+    mmaffect decompose cache/rd_mmsd --modalities tweet attrs --rows 49 --columns 64  # preset accurate
 
 Train the rows (``mmaffect train`` per row, 3 seeds), then the table and the attention analysis::
 
@@ -35,7 +35,7 @@ import numpy as np
 COMMON = ["optim.batch_size=128", "optim.max_epochs=10", "optim.patience=3"]
 ROWS: dict[str, tuple[str, str, list[str]]] = {
     # name: (description, model, overrides)
-    "rd_mlp": ("rd: tweet + attributes, fast decomposition precomputed, shared scorer, mlp head", "rd",
+    "rd_mlp": ("rd: tweet + attributes, decomposition precomputed, shared scorer, mlp head", "rd",
                ["model.modalities=[tweet,attrs]", "model.decomposition=precomputed",
                 "data.modalities=[tweet,attrs,rd_low_rank,rd_sparse_tweet,rd_sparse_attrs]", *COMMON]),
     "rd_mlp_separate": ("rd with separate scorers (official code)", "rd",

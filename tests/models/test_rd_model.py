@@ -99,15 +99,25 @@ def test_forward_backward(mode, m):
         assert model.project["text"].weight.grad.abs().sum() > 0
 
 
-def test_on_the_fly_decomposition_reconstructs_inputs():
+@pytest.mark.parametrize("preset", ["fast", None])
+def test_on_the_fly_decomposition_reconstructs_inputs(preset):
     torch.manual_seed(0)
     dims = {"text": 12, "image": 10}
-    model = build_model("rd", dims, TASK, {"rows": N, "columns": C, "preset": "fast"})
+    overrides = {"rows": N, "columns": C} | ({"preset": preset} if preset else {})
+    model = build_model("rd", dims, TASK, overrides)
     batch = make_batch(dims)
     x = model.token_matrices(model.project_tokens(batch), batch)
     low, sparse, solver = model.decompose(batch)
     assert torch.allclose(low.unsqueeze(1) + sparse, x, atol=1e-5)
     assert (solver["decomposition_residual"] < 1e-5).all()
+    if preset is None:  # the default is the certified solver of the paper's problem (λ = 1)
+        assert model.config.preset == "accurate"
+        assert bool((solver["decomposition_gap"] <= 1e-6).all()), solver["decomposition_gap"]
+        from mmaffect.ops.decomposition import objective
+
+        lam1 = objective(low.double(), sparse.double(), 1.0)
+        trivial = objective(torch.zeros_like(low).double(), x.double(), 1.0)  # L = 0 is feasible
+        assert bool((lam1 <= trivial).all())
 
 
 def test_shared_and_separate_scorers_parameter_counts():

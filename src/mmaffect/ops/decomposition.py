@@ -252,8 +252,9 @@ def decompose(
     iterations) a gap below ``100 gap_tol``, or after 200 iterations below ``10⁴ gap_tol``; ``gap``
     reports each sample's certified bound on its relative objective gap. ``svt`` picks the spectral
     route (``auto``: Gram ``eigh`` on CPU, timed per shape on accelerators); ``mu``, ``rho`` and
-    ``svt_compat`` do not apply. Its L is closer to the optimum than the ``paper`` preset's on the
-    measured inputs (docs/benchmarks.md), in 4–30× fewer iterations. ``"fast"`` is approximate: with
+    ``svt_compat`` do not apply. Its L is closer to the optimum than the ``paper`` preset's on random,
+    real token and planted M = 3 inputs (docs/benchmarks.md; planted M = 2 pairs at 49×64 are the
+    exception), in 3–20× fewer iterations. ``"fast"`` is approximate: with
     its λ it solves a different problem, and with ``lam=1`` its fast-growing μ stops far (tens of %)
     from the optimum's L.
     """

@@ -50,6 +50,8 @@ def test_decompose_adds_low_rank_and_sparse_modalities(tmp_path):
     report = json.loads((out / "rd_decomposition.json").read_text())
     assert report["settings"]["modalities"] == ["tweet", "attrs"]
     assert report["splits"]["train"]["converged_fraction"] == 1.0
+    assert report["settings"]["preset"] == "accurate"  # the default: a certified duality gap per split
+    assert 0.0 <= report["splits"]["train"]["max_gap"] <= 1e-6
     assert not (out / ".partial").exists()
     assert main(["decompose", str(out), *DECOMPOSE]) == 0  # already there: nothing to do
 
@@ -62,7 +64,9 @@ def test_decompose_replace_recomputes_with_new_settings(tmp_path):
     first = np.array(read_native(out).split("train").features["rd_low_rank"])
     assert main(["decompose", str(out), *DECOMPOSE, "--preset", "paper", "--replace"]) == 0
     back = read_native(out, verify=True)
-    assert json.loads((out / "rd_decomposition.json").read_text())["settings"]["preset"] == "paper"
+    replaced = json.loads((out / "rd_decomposition.json").read_text())
+    assert replaced["settings"]["preset"] == "paper"
+    assert replaced["splits"]["train"]["max_gap"] is None  # the paper's ALM certifies no gap
     assert not np.allclose(back.split("train").features["rd_low_rank"], first, atol=1e-4)
     assert sorted(p.name for p in (out / "train").glob("rd_*")) == sorted(
         f"{m}{suffix}" for m in ("rd_low_rank", "rd_sparse_tweet", "rd_sparse_attrs")

@@ -27,7 +27,8 @@ from mmaffect.jobs.resumable import ResumableArrays, progress_bar, remove_if_emp
 from mmaffect.types import LOW_RANK, decomposition_names, is_decomposition_modality
 
 REPORT = "rd_decomposition.json"
-STATS = "rd_solver_stats"  # per-sample [iterations, residual, converged], kept in .partial/ until done
+STATS = "rd_solver_stats"  # per-sample [iterations, residual, converged, gap], kept in .partial/ until done
+STATS_COLUMNS = "iterations,residual,converged,gap"
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def decompose_batch(features: list[np.ndarray], lengths: list[np.ndarray], setti
         for f, lens in zip(features, lengths)], dim=1)
     result = decompose(x, preset=settings.preset, lam=settings.lam, max_iter=settings.max_iter,
                        svt_compat=settings.svt_compat)
+    gap = result.gap.cpu().numpy() if result.gap is not None else np.full(len(result.iterations), np.nan)
     stats = {"iterations": result.iterations.cpu().numpy(), "residual": result.residual.cpu().numpy(),
-             "converged": result.converged.cpu().numpy()}
+             "converged": result.converged.cpu().numpy(), "gap": gap}  # gap: the accurate preset's certificate
     return result.low_rank.cpu().numpy(), result.sparse.cpu().numpy(), stats
 
 
@@ -108,8 +110,9 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
     with progress_bar(progress) as bar:
         for split_name, split in bundle.splits.items():
             n = len(split)
-            shapes = {**{o: (n, *shape) for o in outputs if o not in present}, STATS: (n, 3)}
-            writer = writers[split_name] = ResumableArrays(partial, "rd", split_name, shapes, asdict(settings),
+            shapes = {**{o: (n, *shape) for o in outputs if o not in present}, STATS: (n, 4)}
+            writer = writers[split_name] = ResumableArrays(partial, "rd", split_name, shapes,
+                                                           {**asdict(settings), "stats": STATS_COLUMNS},
                                                            {STATS: np.float64})
             task = bar.add_task(f"decompose {split_name}", total=n, completed=writer.done)
             for start in range(writer.done, n, batch_size):
@@ -118,7 +121,8 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
                 lens = [split.lengths[m][start:stop] for m in names]
                 low, sparse, stats = decompose_batch(feats, lens, settings, device)
                 block = {LOW_RANK: low, **{o: sparse[:, i] for i, o in enumerate(outputs[1:])},
-                         STATS: np.stack([stats["iterations"], stats["residual"], stats["converged"]], axis=1)}
+                         STATS: np.stack([stats["iterations"], stats["residual"], stats["converged"], stats["gap"]],
+                                         axis=1)}
                 writer.write(start, {k: v for k, v in block.items() if k in writer.arrays})
                 bar.update(task, completed=stop)
     full = {s: np.full(len(split), rows, dtype=np.int64) for s, split in bundle.splits.items()}
@@ -137,9 +141,12 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
     return report
 
 
-def _summary(stats: np.ndarray) -> dict[str, float]:
-    """Solver statistics of a split from its per-sample ``[iterations, residual, converged]`` rows."""
+def _summary(stats: np.ndarray) -> dict[str, float | None]:
+    """Solver statistics of a split from its per-sample ``[iterations, residual, converged, gap]`` rows;
+    ``max_gap`` (the largest certified relative duality gap) is ``None`` for presets without one."""
     if not len(stats):
-        return {"mean_iterations": 0.0, "max_residual": 0.0, "converged_fraction": 1.0}
+        return {"mean_iterations": 0.0, "max_residual": 0.0, "converged_fraction": 1.0, "max_gap": None}
+    gaps = stats[:, 3]
     return {"mean_iterations": float(stats[:, 0].mean()), "max_residual": float(stats[:, 1].max()),
-            "converged_fraction": float(stats[:, 2].mean())}
+            "converged_fraction": float(stats[:, 2].mean()),
+            "max_gap": float(np.nanmax(gaps)) if bool(np.isfinite(gaps).any()) else None}

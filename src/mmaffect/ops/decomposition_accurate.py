@@ -168,9 +168,9 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
     late_iter, late_gap_tol = int(opts["late_iter"]), gap_tol * float(opts["late_gap_factor"])
     alone_gap_tol = gap_tol * float(opts["alone_gap_factor"])
     float32_iter = min(int(opts["float32_iter"]), max_iter // 2)
+    svt = str(opts["svt"])  # auto: gram_eigh on CPU, the fastest route per shape elsewhere
     # Anderson pays where its history stays small: at n·c = 49·64 it saves 30 % of the iterations for
     # 10–15 % more per iteration; at 49·256 the history's memory traffic costs more than it saves
-    svt = str(opts["svt"])  # auto: gram_eigh on CPU, the fastest route per shape elsewhere
     memory = int(opts["anderson"]) if x64.shape[-2] * x64.shape[-1] <= int(opts["anderson_max_entries"]) else 0
     certify = lam * x64.shape[1] >= 1.0
     b, m, n, c = x64.shape
@@ -212,8 +212,7 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
         v_new = prox(image)  # V' (the ADMM's next V): w' = T(ζ) − V', −w'/t ∈ ∂f(V')
         its += 1
         z.sub_(low)  # t·u, u = (V − w − L')/t ∈ ∂||L'||_*
-        gap_pair = low - v_new
-        r_p = torch.linalg.vector_norm(gap_pair, dim=(-2, -1)).to(f64) / x_norm
+        r_p = torch.linalg.vector_norm(low - v_new, dim=(-2, -1)).to(f64) / x_norm
         # r_d = ||u + w'/t|| / ||u|| = ||t u + T(ζ) − V'|| / ||t u||
         r_d = (torch.linalg.vector_norm(z + image - v_new, dim=(-2, -1))
                / torch.linalg.vector_norm(z, dim=(-2, -1)).clamp_min(tiny)).to(f64)

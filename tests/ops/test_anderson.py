@@ -71,6 +71,16 @@ def test_linear_map_terminates_in_dim_plus_one_steps(dim: int) -> None:
     assert float(torch.linalg.vector_norm(plain[0] - fixed)) > 1e-2 * float(torch.linalg.vector_norm(fixed))
 
 
+def test_zero_residuals_give_the_plain_step() -> None:
+    """An exactly converged history (all residuals zero) makes the least-squares system singular."""
+    hist = AndersonHistory(2, 4, 3, dtype=torch.float64, device="cpu", regularization=0.0)
+    for k in range(3):
+        hist.push(torch.full((2, 4), float(k), dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64))
+    point, ready = hist.step()
+    assert not bool(ready.any())
+    torch.testing.assert_close(point, torch.full((2, 4), 2.0, dtype=torch.float64))
+
+
 def test_memory_must_be_positive() -> None:
     with pytest.raises(ValueError, match="memory"):
         AndersonHistory(1, 4, 0, dtype=torch.float64, device="cpu")

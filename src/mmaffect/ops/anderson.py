@@ -68,10 +68,10 @@ class AndersonHistory:
                            torch.ones_like(trace).unsqueeze(-1))
         a = a + torch.diag_embed(diag)
         ones = valid.to(a.dtype).unsqueeze(-1)
-        y = torch.linalg.solve(a, ones)
+        y, info = torch.linalg.solve_ex(a, ones)
         alpha = y / (ones.mT @ y).clamp_min(torch.finfo(a.dtype).tiny)  # zero on invalid slots
         # a singular system (all residuals zero, or exactly dependent without regularization): plain step
-        finite = torch.isfinite(alpha).all(dim=-2)
+        finite = torch.isfinite(alpha).all(dim=-2) & (info == 0).unsqueeze(-1)
         if not bool(finite.all()):
             newest = torch.nn.functional.one_hot((self.count - 1).clamp_min(0) % self.slots, self.slots)
             alpha = torch.where(finite.unsqueeze(-1), alpha, newest.to(alpha.dtype).unsqueeze(-1))

@@ -285,3 +285,14 @@ def test_fastest_route_times_each_candidate_and_skips_failing_ones(monkeypatch: 
     cost["svd"] = 9.0
     assert svt_routes.fastest_route(z, t, ["svd", "gram_eigh"], repeats=1, timer=lambda: clock[0]) == "gram_eigh"
     assert svt_routes.fastest_route(z, t, ["svd_gesvdj"], timer=lambda: clock[0]) == "gram_eigh"  # none runs
+
+
+def test_degenerate_inputs_certify_without_error() -> None:
+    """All-zero samples and identical modalities (exactly converged iterations, zero residuals in the
+    Anderson history) certify, and X_m = L + S_m holds."""
+    g = torch.Generator().manual_seed(2)
+    same = torch.randn(2, 1, 8, 6, generator=g, dtype=torch.float64).expand(2, 3, 8, 6).contiguous()
+    for x in (torch.zeros(3, 2, 8, 6, dtype=torch.float64), torch.ones(2, 2, 8, 6, dtype=torch.float64), same):
+        res = decompose(x, preset="accurate")
+        assert bool(res.converged.all()), (res.iterations, res.gap)
+        torch.testing.assert_close(res.low_rank.unsqueeze(1) + res.sparse, x, rtol=0, atol=1e-12)

@@ -24,7 +24,8 @@ Implementation (all of it computes the iteration above, to rounding):
   one iteration is ``C = clamp(W − L)``, ``A = L + mean_m C``, ``L' = SVT(A)``,
   ``W' = X + C + (L − L')`` (times ``μ/μ'`` when μ grows), ``R = W' − W``;
 - SVT through the ``k×k`` Gram matrix (``k = min(n, c)``), in float64: with ``G = AAᵀ = QΛQᵀ``,
-  ``SVT(A, t) = Q h(Λ) Qᵀ A`` where ``h(λ) = max(1 − t/√λ, 0)``;
+  ``SVT(A, t) = Q h(Λ) Qᵀ A`` where ``h(λ) = max(1 − t/√λ, 0)`` (:mod:`mmaffect.ops.svt_routes`, shared with
+  the ``accurate`` preset);
 - samples that converge leave the working set at once (their results are final) and waiting samples
   take their place, so the working set stays full until the queue runs dry; on CPU the batch is
   split into ``torch.get_num_threads()`` parts, each solved by a single-threaded worker over a
@@ -41,6 +42,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor
+
+from mmaffect.ops.svt_routes import svt_with_norm
 
 __all__ = [
     "PRESETS",
@@ -123,44 +126,6 @@ def objective(low_rank: Tensor, sparse: Tensor, lam: float | Tensor) -> Tensor:
     """Per-sample objective ``||L||_* + λ Σ_m ||S_m||_1`` for ``L [B, n, c]``, ``S [B, M, n, c]``."""
     lam_t = torch.as_tensor(lam, dtype=sparse.dtype, device=sparse.device)
     return nuclear_norm(low_rank) + lam_t * sparse.abs().sum(dim=(-3, -2, -1))
-
-
-# --------------------------------------------------------------------------------------------------
-# SVT through the Gram matrix
-
-
-def _gram(a: Tensor, left: bool) -> Tensor:
-    return a @ a.mT if left else a.mT @ a
-
-
-def _shrink_factor(lam: Tensor, tau: Tensor) -> Tensor:
-    """``h(λ) = max(1 − τ/√λ, 0)`` for Gram eigenvalues ``λ`` ``[b, k]`` and thresholds ``τ`` ``[b]``."""
-    return lam.clamp_min(torch.finfo(lam.dtype).tiny).rsqrt_().mul_(-tau.unsqueeze(-1)).add_(1.0).clamp_(min=0.0)
-
-
-def _apply(a: Tensor, q: Tensor, h: Tensor, left: bool) -> Tensor:
-    """``(Q diag(h) Qᵀ) A`` (left Gram) or ``A (Q diag(h) Qᵀ)`` (right Gram)."""
-    p = (q * h.unsqueeze(-2)) @ q.mT
-    return p @ a if left else a @ p
-
-
-class _SVT:
-    """``SVT(A, τ)`` for a batch ``A`` ``[b, n, c]`` (float64) with per-sample ``τ`` ``[b]``.
-
-    ``eigh``: eigendecomposition of the ``k×k`` Gram matrix, ``SVT(A, τ) = Q h(Λ) Qᵀ A`` (or
-    ``A Q h(Λ) Qᵀ``), about 3× cheaper than ``svd`` at n = 49; ``svd``: ``U max(Σ − τ, 0) Vᵀ``.
-    """
-
-    def __init__(self, method: str, n: int, c: int) -> None:
-        self.method = method
-        self.left = n <= c
-
-    def __call__(self, a: Tensor, tau: Tensor) -> Tensor:
-        if self.method == "svd":
-            u, s, vh = torch.linalg.svd(a, full_matrices=False)
-            return (u * torch.clamp(s - tau.unsqueeze(-1), min=0.0).unsqueeze(-2)) @ vh
-        lam, q = torch.linalg.eigh(_gram(a, self.left))
-        return _apply(a, q, _shrink_factor(lam, tau), self.left)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -352,7 +317,7 @@ def _solve(
     ``out`` when it stops; the working set is refilled from the remaining samples as others stop."""
     b, m, n, c = x.shape
     dtype = x.dtype
-    svt = _SVT(method, n, c)
+    route = "gram_eigh" if method == "eigh" else "svd"  # ops/svt_routes.py
     inv_m = 1.0 / m
     tau_scale = 1.0 if compat else inv_m
     queued = min(b, working)
@@ -368,7 +333,7 @@ def _solve(
         torch.sub(st.w, st.low.unsqueeze(1), out=buf)
         buf.clamp_(min=-theta, max=theta)
         a = torch.add(st.low, buf.sum(dim=1), alpha=inv_m)
-        new_low = svt(a.to(torch.float64), tau).to(dtype)
+        new_low = svt_with_norm(a.to(torch.float64), tau, route)[0].to(dtype)
         # W + R = X + C + (L − L')
         buf.add_(st.x).add_(st.low.sub_(new_low).unsqueeze(1))
         st.low = new_low

@@ -27,9 +27,9 @@ and ``ζ⁺`` is the Anderson-accelerated point of the last 5 images (Walker & N
 image, and the history restarts), a residual-decrease safeguard in the spirit of Zhang, O'Donoghue &
 Boyd (2020), SIAM J. Optim. 30(4). It costs one Gram ``eigh`` per iteration like the paper's ALM (the SVT
 route is chosen per shape on accelerators, :mod:`mmaffect.ops.svt_routes`); measured on 49×64 MMSD
-token pairs, Anderson cuts the iterations to a gap of 1e-8 by a third (140 → 95) for 10–15 % more per
-iteration; at 49×256 its history's memory traffic costs more than it saves, so it is used up to
-``n·c ≤ anderson_max_entries`` (4096).
+token pairs (``benchmarks/decomposition_accurate_ablation.py``), Anderson cuts the iterations by a
+third (134 → 92) for about 20 % more time per iteration; at 49×256 its history's memory traffic
+doubles the time per iteration, a net loss, so it is used up to ``n·c ≤ anderson_max_entries`` (4096).
 
 Certificate. Residuals of the ADMM pair (KKT conditions ``Y_m ∈ λ∂||S_m||_1``, ``Σ_m Y_m ∈ ∂||L||_*``;
 with ``V' = prox_{tf}(T(ζ))`` and ``w' = T(ζ) − V'``, ``−w'/t ∈ ∂f(V')`` and ``u ∈ ∂||L'||_*`` hold exactly):
@@ -62,7 +62,8 @@ The second case is for degenerate optima where ADMM converges slowly at any step
 at λ = 1), so the problem is ``min ||L||_*  s.t.  lo ≤ L ≤ hi``: a box-constrained nuclear-norm
 completion. On token pairs it converges linearly once the residual balancing is replaced (after
 ``stall_iter`` iterations) by the fixed step ``stall_step · mean(hi − lo)`` (the mean width of the flat
-intervals, balancing off): a gap of 1e-8 in 60–155 iterations. The 1e-8 target is what it takes to be
+intervals, balancing off): a gap of 1e-8 in 45–200 iterations
+(``benchmarks/results/decomposition_tts_cpu.md``). The 1e-8 target is what it takes to be
 at least as close to the optimum's L as the paper's algorithm on every measured MMSD pair (1e-6
 leaves L 10–30× farther on pairs where that algorithm runs to its 3000-iteration cap). Planted
 pairs are ill-conditioned (gaps fall like 1/k, 1e-8 is out of reach in 2000 iterations); the third
@@ -170,7 +171,7 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
     float32_iter = min(int(opts["float32_iter"]), max_iter // 2)
     svt = str(opts["svt"])  # auto: gram_eigh on CPU, the fastest route per shape elsewhere
     # Anderson pays where its history stays small: at n·c = 49·64 it saves 30 % of the iterations for
-    # 10–15 % more per iteration; at 49·256 the history's memory traffic costs more than it saves
+    # about 20 % more per iteration; at 49·256 the history's memory traffic costs more than it saves
     memory = int(opts["anderson"]) if x64.shape[-2] * x64.shape[-1] <= int(opts["anderson_max_entries"]) else 0
     certify = lam * x64.shape[1] >= 1.0
     b, m, n, c = x64.shape

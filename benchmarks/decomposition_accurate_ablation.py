@@ -58,8 +58,7 @@ def anderson_rows(tokens: Path | None, pairs: int) -> list[dict[str, Any]]:
 
 def structure_rows(tokens: Path | None, pairs: int) -> list[dict[str, Any]]:
     rows = []
-    tight = dict(ACCURATE_DEFAULTS, tol=1e-12, gap_tol=1e-14, max_iter=3000, stall_gap_factor=1.0,
-                 alone_gap_factor=0.0, late_gap_factor=0.0)
+    tight = dict(ACCURATE_DEFAULTS, tol=1e-12, gap_tol=1e-14, max_iter=3000, gap_alone=0, late_gap_factor=0.0)
     for kind in ("tokens", "planted"):
         x = make(kind, pairs, 2, 49, 64, 0, tokens)
         if x is None:

@@ -87,7 +87,7 @@ def one_config(kind: str, m: int, c: int, args: Any) -> dict[str, Any] | None:
         return None
     # reference: KKT residuals 1e-11 and gap 1e-13 together (no gap-only stop), at most --ref-iter iterations
     ref = solve_accurate(x, dict(ACCURATE_DEFAULTS, tol=1e-11, gap_tol=1e-13, max_iter=args.ref_iter,
-                                 stall_gap_factor=1.0, alone_gap_factor=0.0, late_gap_factor=0.0))
+                                 gap_alone=0, late_gap_factor=0.0))
     opt = ref["low_rank"]
     k = args.ref_pairs
     # a second reference on the loop pairs, by a different path (larger first step, α = 1.5, the stalled-sample
@@ -96,7 +96,7 @@ def one_config(kind: str, m: int, c: int, args: Any) -> dict[str, Any] | None:
     # them 1.4e-5 apart at objectives 3e-9 apart, down from 5e-5 at 2000), so the optimum is one point
     # there and distances below this spread are not resolved.
     ref2 = solve_accurate(x[:k], dict(ACCURATE_DEFAULTS, tol=1e-11, gap_tol=1e-13, max_iter=args.ref_iter,
-                                      stall_gap_factor=1.0, alone_gap_factor=0.0, late_gap_factor=0.0, step=4.0, alpha=1.5,
+                                      gap_alone=0, late_gap_factor=0.0, step=4.0, alpha=1.5,
                                       stall_step=0.5))
     spread, spread_gap = quality(x[:k], ref2["low_rank"], opt[:k])
     limit = threadpool_limits(1) if threadpool_limits is not None else contextlib.nullcontext()

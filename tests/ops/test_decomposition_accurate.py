@@ -19,6 +19,8 @@ import torch
 from mmaffect.ops import decompose
 from mmaffect.ops.decomposition_accurate import (
     ACCURATE_DEFAULTS,
+    dual_objective,
+    polished_dual,
     prox_sum_abs,
     prox_sum_abs_pair,
     prox_sum_abs_sorted,
@@ -48,7 +50,7 @@ def planted(m: int, n: int, c: int, seed: int) -> torch.Tensor:
 
 def strict_options(**kw: float) -> dict[str, float | int | str]:
     """Options of the solver that stop only on the KKT residuals and the gap together."""
-    return dict(ACCURATE_DEFAULTS, stall_gap_factor=1.0, alone_gap_factor=0.0, late_gap_factor=0.0, **kw)
+    return dict(ACCURATE_DEFAULTS, gap_alone=0, late_gap_factor=0.0, **kw)
 
 
 def cases() -> dict[str, torch.Tensor]:
@@ -106,19 +108,18 @@ def test_stopping_certificate_holds_independently(name: str, optimum: dict[str, 
         # primal KKT residual, recomputed: max_m ||X_m − L − S_m|| / ||X_m||
         r_p = max(np.linalg.norm(xi[m] - low - sparse[m]) / np.linalg.norm(xi[m]) for m in range(xi.shape[0]))
         assert r_p <= tol and r_p == pytest.approx(float(res.residual[i]), rel=1e-6, abs=1e-15)
-        # stopped by the documented rule: residuals and gap, or a gap ten times smaller alone, or (a sample
-        # without a certificate after stall_iter iterations) a gap 100 times larger
-        gap_i, stall = float(res.gap[i]), int(res.iterations[i]) > int(ACCURATE_DEFAULTS["stall_iter"])
+        # stopped by the documented rule: the gap, or past late_iter iterations a gap 100 times larger
+        gap_i = float(res.gap[i])
         late = int(res.iterations[i]) >= int(ACCURATE_DEFAULTS["late_iter"])
-        assert ((float(res.dual_residual[i]) <= tol and gap_i <= gap_tol) or gap_i <= 0.1 * gap_tol
-                or (stall and gap_i <= 100 * gap_tol) or (late and gap_i <= 1e4 * gap_tol))
+        assert gap_i <= gap_tol or (late and gap_i <= 100 * gap_tol)
         # the reported duality gap bounds the true relative objective gap (both ways of writing P)
         p_opt = objective_np(xi, optimum[name][i])
         p_ours = objective_np(xi, low)
         assert 0.0 <= gap_i
         assert (p_ours - p_opt) / p_ours <= float(res.gap[i]) + 1e-12
-    # and a certificate that was not reached is reported as such
-    short = decompose(x, preset="accurate", max_iter=3)
+    # and a certificate that was not reached is reported as such (random M = 2: at M = 3 the polished
+    # dual may certify the median-prox output within 3 iterations)
+    short = decompose(cases()["random_m2"], preset="accurate", max_iter=3)
     assert not bool(short.converged.any())
     assert torch.equal(short.iterations, torch.full_like(short.iterations, 3))
 
@@ -177,9 +178,9 @@ def test_planted_pairs_at_paper_size_certify_and_beat_the_paper_objective() -> N
     res = decompose(x, preset="accurate")
     assert res.gap is not None
     assert bool(res.converged.all()), (res.iterations, res.gap)
-    # the stalled target, or past late_iter iterations the late one
+    # the target, or past late_iter iterations the late one
     late = res.iterations >= int(ACCURATE_DEFAULTS["late_iter"])
-    target = torch.where(late, float(ACCURATE_DEFAULTS["late_gap_factor"]), float(ACCURATE_DEFAULTS["stall_gap_factor"]))
+    target = torch.where(late, float(ACCURATE_DEFAULTS["late_gap_factor"]), 1.0)
     assert bool((res.gap <= target * float(ACCURATE_DEFAULTS["gap_tol"])).all()), (res.iterations, res.gap)
     for i in range(2):
         xi = x[i].numpy()
@@ -213,7 +214,7 @@ def test_token_like_pairs_certify_through_the_stalled_rule_and_beat_the_paper_ob
     res = decompose(x, preset="accurate")
     assert res.gap is not None
     assert bool(res.converged.all()), (res.iterations, res.gap)
-    assert float(res.gap.max()) <= float(ACCURATE_DEFAULTS["stall_gap_factor"] * ACCURATE_DEFAULTS["gap_tol"])
+    assert float(res.gap.max()) <= float(ACCURATE_DEFAULTS["gap_tol"])
     tight = solve_accurate(x, strict_options(tol=1e-11, gap_tol=1e-13, max_iter=3000))
     for i in range(2):
         xi = x[i].numpy()
@@ -296,3 +297,48 @@ def test_degenerate_inputs_certify_without_error() -> None:
         res = decompose(x, preset="accurate")
         assert bool(res.converged.all()), (res.iterations, res.gap)
         torch.testing.assert_close(res.low_rank.unsqueeze(1) + res.sparse, x, rtol=0, atol=1e-12)
+
+
+def test_polished_dual_is_a_valid_bound_and_closes_the_gap_at_a_planted_optimum() -> None:
+    """:func:`polished_dual` is dual-feasible (spectral norm ≤ 1) for any primal candidate and any
+    feasible ``u``, so ``D`` of it never exceeds the optimum's objective (checked against a tight solve);
+    at M = 3 with planted spikes on disjoint entries, the planted L is optimal (``U Vᵀ`` of it is a
+    certificate: every entry's ``|u_ij| ≤ 1`` lies in the sum of the three ℓ1 subdifferentials), and
+    the polished point built from it closes the gap to rounding while the ADMM-free ``u = 0`` does not."""
+    g = torch.Generator().manual_seed(3)
+    f64 = torch.float64
+    x = torch.randn(3, 2, 12, 15, generator=g, dtype=f64)
+    tight = solve_accurate(x, strict_options(tol=1e-11, gap_tol=1e-13, max_iter=20000))
+    p_star = torch.tensor([objective_np(x[i].numpy(), tight["low_rank"][i].numpy()) for i in range(3)])
+    for candidate in (torch.randn(3, 12, 15, generator=g, dtype=f64), x.mean(dim=1), tight["low_rank"]):
+        for raw in (torch.randn(3, 12, 15, generator=g, dtype=f64), torch.zeros(3, 12, 15, dtype=f64)):
+            u = raw / torch.linalg.matrix_norm(raw, ord=2).clamp_min(1.0).view(-1, 1, 1)
+            for cand, uu in ((candidate, u), (candidate.mT, u.mT)):  # tall and wide
+                pol = polished_dual(cand, uu)
+                assert float(torch.linalg.matrix_norm(pol, ord=2).max()) <= 1.0 + 1e-12
+            d = dual_objective(x, polished_dual(candidate, u), 1.0)
+            assert bool((d <= p_star * (1 + 1e-10)).all()), (d, p_star)
+    # planted M = 3: rank-2 L, spikes on disjoint entries (at most one modality per entry)
+    low = torch.randn(1, 12, 2, generator=g, dtype=f64) @ torch.randn(1, 2, 15, generator=g, dtype=f64)
+    which = torch.randint(0, 6, (1, 12, 15), generator=g)  # modality 0..2 spiked, or none (3..5)
+    spikes = torch.stack([torch.where(which == k, 5.0, 0.0) for k in range(3)], dim=1).to(f64)
+    xp = low.unsqueeze(1) + spikes
+    p_low = objective_np(xp[0].numpy(), low[0].numpy())
+    closed = float(dual_objective(xp, polished_dual(low, torch.zeros_like(low)), 1.0)[0])
+    assert abs(p_low - closed) <= 1e-12 * p_low, (p_low, closed)
+    assert float(dual_objective(xp, torch.zeros_like(low), 1.0)[0]) < p_low * (1 - 1e-3)
+
+
+def test_planted_m3_pairs_certify_through_the_polished_dual() -> None:
+    """At 49×64, M = 3 with planted spikes, the median prox makes the primal exact in a few iterations
+    while the ADMM dual lags: the polished dual certifies them (measured: 25 iterations, against
+    45–200 with the ADMM dual alone)."""
+    g = torch.Generator().manual_seed(13)
+    f64 = torch.float64
+    low = torch.randn(4, 49, 3, generator=g, dtype=f64) @ torch.randn(4, 3, 64, generator=g, dtype=f64)
+    mask = torch.rand(4, 3, 49, 64, generator=g, dtype=f64) < 0.1
+    spikes = torch.where(mask, 3.0 * (2 * torch.rand(4, 3, 49, 64, generator=g, dtype=f64) - 1), torch.zeros((), dtype=f64))
+    res = decompose(low.unsqueeze(1) / math.sqrt(3) + spikes, preset="accurate")
+    assert res.gap is not None and bool(res.converged.all())
+    assert float(res.gap.max()) <= float(ACCURATE_DEFAULTS["gap_tol"])
+    assert int(res.iterations.max()) <= 35, res.iterations

@@ -493,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="time to solution of the accurate preset vs the paper loop (decomposition_tts.py)")
     p.add_argument("--kinds", nargs="+", default=["random", "planted", "tokens"])
     p.add_argument("--m-values", type=int, nargs="+", default=[2, 3])
-    p.add_argument("--pairs", type=int, default=64, help="--tts: pairs per configuration")
+    p.add_argument("--pairs", type=int, default=32, help="--tts: pairs per configuration with a reference (accuracy)")
+    p.add_argument("--timed-batch", type=int, default=256,
+                   help="--tts: pairs per timed batch (256, the batch of mmaffect decompose)")
     p.add_argument("--tokens", type=Path, default=None, help="--tts: token matrices [N, M, 49, c] (.pt)")
     p.add_argument("--ref-iter", type=int, default=5000,
                    help="--tts: iteration cap of the high-precision reference solve (its certified gap is reported)")

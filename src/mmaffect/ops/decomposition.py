@@ -84,8 +84,8 @@ class DecompositionResult:
     ``residual`` ``[B]`` (``max_m ||X_m − L − S_m||_F / ||X_m||_F`` at the last iteration) and
     ``converged`` ``[B]`` bool (``residual < tol``). The ``accurate`` preset also fills
     ``dual_residual`` ``[B]`` and ``gap`` ``[B]`` (relative duality gap, an upper bound on the relative
-    objective gap; see :mod:`mmaffect.ops.decomposition_accurate`), and ``converged`` means all three
-    certificates held.
+    objective gap; see :mod:`mmaffect.ops.decomposition_accurate`), and ``converged`` means its
+    certified stopping rule held.
     """
 
     low_rank: Tensor

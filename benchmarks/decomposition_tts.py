@@ -82,15 +82,19 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed(x: torch.Tensor, device: str) -> tuple[float, Any]:
-    """Wall seconds per pair of ``decompose(x, preset="accurate")`` (after a 2-pair warm-up)."""
+def timed(x: torch.Tensor, device: str, repeats: int = 2) -> tuple[float, Any]:
+    """Wall seconds per pair of ``decompose(x, preset="accurate")``, the best of ``repeats`` runs (after a
+    2-pair warm-up): on a shared machine the minimum is the least disturbed run."""
     xd = x.to(device)
     decompose(xd[:2], preset="accurate")
     sync(device)
-    t0 = time.perf_counter()
-    res = decompose(xd, preset="accurate")
-    sync(device)
-    return (time.perf_counter() - t0) / x.shape[0], res
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        res = decompose(xd, preset="accurate")
+        sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return best / x.shape[0], res
 
 
 def one_config(kind: str, m: int, c: int, args: Any) -> dict[str, Any] | None:
@@ -113,10 +117,12 @@ def one_config(kind: str, m: int, c: int, args: Any) -> dict[str, Any] | None:
                                       stall_step=0.5))
     spread, spread_gap = quality(x[:k], ref2["low_rank"], opt[:k])
     limit = threadpool_limits(1) if threadpool_limits is not None else contextlib.nullcontext()
-    with limit:
-        t0 = time.perf_counter()
-        refs = [reference_decompose_one(x[i].numpy(), lam=1.0, mu=10.0, max_iter=3000, tol=1e-6) for i in range(k)]
-        loop_s = (time.perf_counter() - t0) / k
+    with limit:  # the best of two runs, like the accurate timing
+        loop_s = math.inf
+        for _ in range(2):
+            t0 = time.perf_counter()
+            refs = [reference_decompose_one(x[i].numpy(), lam=1.0, mu=10.0, max_iter=3000, tol=1e-6) for i in range(k)]
+            loop_s = min(loop_s, (time.perf_counter() - t0) / k)
     paper_low = torch.stack([torch.from_numpy(r[0]) for r in refs])
     d_p, g_p = quality(x[:k], paper_low, opt[:k])
     row: dict[str, Any] = {"kind": kind, "m": m, "c": c, "pairs": args.pairs, "loop_s_per_pair": loop_s,

@@ -108,6 +108,33 @@ def test_decompose_resumes_after_an_interruption(tmp_path, monkeypatch):
             assert np.allclose(a.split(split).features[m], b.split(split).features[m], atol=1e-6)
 
 
+def test_decompose_restarts_when_the_solver_defaults_changed(tmp_path, monkeypatch):
+    """A partial run made under other solver defaults (here a different default gap target) is not
+    resumed: its rows would mix two stopping rules. The report records the defaults used."""
+    from mmaffect.jobs import decompose as module
+    from mmaffect.ops.decomposition_accurate import ACCURATE_DEFAULTS
+
+    out = write_native(token_bundle(), tmp_path / "ds")
+    real = module.decompose_batch
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "decompose_batch", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        module.decompose_dataset(out, rows=6, columns=4, batch_size=3, progress=False)
+    assert json.loads((out / ".partial" / "rd.train.json").read_text())["done"] == 6
+    monkeypatch.setitem(ACCURATE_DEFAULTS, "gap_tol", 1e-9)
+    calls["n"] = 10
+    report = module.decompose_dataset(out, rows=6, columns=4, batch_size=3, progress=False)
+    assert calls["n"] == 10 + 3 + 1 + 2  # train from the start: 3 batches; valid: 1; test: 2
+    assert report["solver"]["gap_tol"] == 1e-9
+
+
 def test_decompose_errors(tmp_path, capsys):
     out = write_native(token_bundle(), tmp_path / "ds")
     assert main(["decompose", str(out), "--modalities", "tweet"]) == 2

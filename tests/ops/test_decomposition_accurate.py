@@ -331,8 +331,8 @@ def test_polished_dual_is_a_valid_bound_and_closes_the_gap_at_a_planted_optimum(
 
 def test_planted_m3_pairs_certify_through_the_polished_dual() -> None:
     """At 49×64, M = 3 with planted spikes, the median prox makes the primal exact in a few iterations
-    while the ADMM dual lags: the polished dual certifies them (measured: 25 iterations, against
-    45–200 with the ADMM dual alone)."""
+    while the ADMM dual lags: the polished dual certifies them at the first float64 check (measured:
+    11 iterations, against 55–90 with the ADMM dual alone)."""
     g = torch.Generator().manual_seed(13)
     f64 = torch.float64
     low = torch.randn(4, 49, 3, generator=g, dtype=f64) @ torch.randn(4, 3, 64, generator=g, dtype=f64)
@@ -341,4 +341,4 @@ def test_planted_m3_pairs_certify_through_the_polished_dual() -> None:
     res = decompose(low.unsqueeze(1) / math.sqrt(3) + spikes, preset="accurate")
     assert res.gap is not None and bool(res.converged.all())
     assert float(res.gap.max()) <= float(ACCURATE_DEFAULTS["gap_tol"])
-    assert int(res.iterations.max()) <= 35, res.iterations
+    assert int(res.iterations.max()) <= 30, res.iterations

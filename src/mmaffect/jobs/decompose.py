@@ -8,8 +8,9 @@ real rows repeated or truncated to ``n``) and decomposed, ``X_m = L + S_m``
 ``rd`` model reads with ``decomposition: precomputed``.
 
 Batched, with a progress bar, resumable: rows go into memory-mapped ``.npy`` files under
-``<dataset>/.partial/`` with the number of finished rows (and the settings) recorded after every batch;
-a re-run with the same settings continues from there. Each output modality is then added atomically
+``<dataset>/.partial/`` with the number of finished rows (and the settings, the solver's defaults
+included) recorded after every batch; a re-run with the same settings continues from there, one with
+other settings starts over. Each output modality is then added atomically
 (:func:`mmaffect.data.native.add_modality`). The settings and per-split solver statistics are written to
 ``<dataset>/rd_decomposition.json``.
 """
@@ -43,6 +44,16 @@ class DecomposeSettings:
     lam: float | None = None
     max_iter: int | None = None
     svt_compat: bool = False
+
+
+def solver_defaults(preset: str) -> dict[str, Any]:
+    """The defaults of ``preset``'s solver (stopping rule included), recorded with a partial run and in the
+    report: a run resumed after they changed (e.g. a new ``gap_tol`` default) starts over instead of
+    mixing rows solved to different targets."""
+    from mmaffect.ops.decomposition import PRESETS
+    from mmaffect.ops.decomposition_accurate import ACCURATE_DEFAULTS
+
+    return dict(ACCURATE_DEFAULTS) if preset == "accurate" else dict(PRESETS.get(preset, {}))
 
 
 def decompose_batch(features: list[np.ndarray], lengths: list[np.ndarray], settings: DecomposeSettings,
@@ -104,6 +115,7 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
         raise ValueError(f"{dataset_dir}: already holds a decomposition of other modalities ({other}); "
                          f"decompose a copy of the dataset instead")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    solver = solver_defaults(preset)
     partial = dataset_dir / ".partial"
     writers: dict[str, ResumableArrays] = {}
     shape = (rows, columns)
@@ -112,7 +124,8 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
             n = len(split)
             shapes = {**{o: (n, *shape) for o in outputs if o not in present}, STATS: (n, 4)}
             writer = writers[split_name] = ResumableArrays(partial, "rd", split_name, shapes,
-                                                           {**asdict(settings), "stats": STATS_COLUMNS},
+                                                           {**asdict(settings), "stats": STATS_COLUMNS,
+                                                            "solver": solver},
                                                            {STATS: np.float64})
             task = bar.add_task(f"decompose {split_name}", total=n, completed=writer.done)
             for start in range(writer.done, n, batch_size):
@@ -132,7 +145,7 @@ def decompose_dataset(dataset_dir: str | Path, *, modalities: list[str] | None =
         add_modality(dataset_dir, name, {s: np.asarray(w.arrays[name]) for s, w in writers.items()}, full)
         for w in writers.values():
             w.remove(name)
-    report = {"settings": asdict(settings), "outputs": outputs,
+    report = {"settings": asdict(settings), "solver": solver, "outputs": outputs,
               "splits": {s: _summary(np.asarray(w.arrays[STATS])) for s, w in writers.items()}}
     write_json_atomic(dataset_dir / REPORT, report)
     for w in writers.values():

@@ -47,14 +47,14 @@ per entry the minimum over ``k`` of ``u X_k + λ Σ_m |X_m − X_k|`` (needs ``�
 ``inf`` and only the residuals are tested). Two dual points are tried and the larger ``D`` kept: the
 ADMM's ``u`` and :func:`polished_dual`, the subgradient of ``||·||_*`` that the primal candidate points
 at (``U_r V_rᵀ`` plus the ADMM dual's part orthogonal to it), which certifies samples whose primal is
-exact long before the ADMM dual is (planted M = 3 pairs: 25 instead of 45–200 iterations; tried
+exact long before the ADMM dual is (planted M = 3 pairs: 11 instead of 45–200 iterations; tried
 from ``polish_from_m`` = 3 modalities on, as at M = 2 it never certified earlier). The
 returned pair is the better of ``L'`` and ``V'`` by ``P`` (``V'``, the output of the median prox, is
 often far better than ``L'``: at M = 3 it is optimal after a few iterations) with ``S_m = X_m − L``
 (so ``X_m = L + S_m`` exactly).
 
-Stopping rule (checked in float64 every ``check_every`` = 5 iterations): a sample stops at the first
-check where
+Stopping rule (checked in float64 every ``check_every`` = 5 iterations and at the first float64 one):
+a sample stops at the first check where
 
 - ``η ≤ gap_tol`` (1e-8; with ``gap_alone=0`` also ``r_p, r_d ≤ tol``, as for the benchmarks'
   high-precision references);
@@ -76,8 +76,9 @@ pairs, still converging fast under the balancing, keep it) by the fixed step ``s
 intervals, balancing off). Planted M = 2 pairs are ill-conditioned (their optimum has rank ~20 with
 no gap in its singular values, ``benchmarks/results/decomposition_accurate_ablation.md``; gaps fall
 like 1/k, 1e-8 is out of reach in 2000 iterations); the late rule stops them at 1e-6. The first
-iterations run in float32 (until ``r_p ≤ switch_tol`` or ``float32_iter`` iterations), the rest in
-float64.
+iterations run in float32 (until ``r_p ≤ switch_tol`` or ``float32_iter`` = 20 iterations; 10 where the
+polished dual is tried, as the median prox is often exact by then and only a float64 check can
+certify it), the rest in float64.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ __all__ = ["ACCURATE_DEFAULTS", "solve_accurate"]
 
 ACCURATE_DEFAULTS: dict[str, float | int | str] = {
     "lam": 1.0, "max_iter": 2000, "tol": 1e-6, "gap_tol": 1e-8, "alpha": 1.8, "step": 1.0,
-    "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "check_every": 5, "stall_iter": 40, "stall_step": 1.0,
+    "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "float32_iter_polished": 10, "check_every": 5,
+    "stall_iter": 40, "stall_step": 1.0,
     "gap_alone": 1, "late_iter": 200, "late_gap_factor": 100.0, "polish_from_m": 3,
     "anderson": 5, "anderson_max_entries": 4096, "svt": "auto",
 }
@@ -207,7 +209,10 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
     # (measured on random, planted and token pairs: at M = 2 the ADMM dual was never below it)
     polish = x64.shape[1] >= int(opts["polish_from_m"])
     late_iter, late_gap_tol = int(opts["late_iter"]), gap_tol * float(opts["late_gap_factor"])
-    float32_iter = min(int(opts["float32_iter"]), max_iter // 2)
+    # at M ≥ 3 the median prox is often exact within 10 iterations, and only a float64 check certifies it
+    # (random M = 3: 11 instead of 21 iterations); at M = 2 a shorter float32 phase costs iterations
+    # (random: 46 → 62)
+    float32_iter = min(int(opts["float32_iter_polished" if polish else "float32_iter"]), max_iter // 2)
     svt = str(opts["svt"])  # auto: gram_eigh on CPU, the fastest route per shape elsewhere
     # Anderson pays where its history stays small: at n·c = 49·64 it saves 30 % of the iterations for
     # about 20 % more per iteration; at 49·256 the history's memory traffic costs more than it saves
@@ -239,6 +244,7 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
     fallback = torch.zeros(0)  # the plain image of the previous point (where ``tried``)
     last_res = torch.full((b,), math.inf, dtype=f64, device=x64.device)  # its residual norm
     active = torch.ones(b, dtype=torch.bool, device=x64.device)  # rows still to stop
+    first_f64 = dtype == f64
 
     def prox(z: Tensor) -> Tensor:
         tl = (t * lam).to(z.dtype)
@@ -260,7 +266,8 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
         gap = torch.full_like(r_p, math.inf)
         best = low
         last = its >= max_iter
-        check = low.dtype == f64 and (int(its[0]) % check_every == 0 or bool(last.any()))
+        check = low.dtype == f64 and (int(its[0]) % check_every == 0 or first_f64 or bool(last.any()))
+        first_f64 = False
         if certify and check:  # certificate: float64 only; primal at the better of L' and V'
             p_low = nuc + lam * (x - low.unsqueeze(1)).abs().sum(dim=(-3, -2, -1))
             p_v = _candidate_objective(x, v_new, lam)
@@ -311,7 +318,7 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
                 if history is not None:
                     history.select(keep)
         if dtype != f64 and (bool((r_p <= switch_tol).all()) or int(its[0]) >= float32_iter):
-            dtype = f64
+            dtype, first_f64 = f64, True  # the first float64 iteration is checked too
             x, zeta, diff, image = x64, zeta.to(f64), diff.to(f64), image.to(f64)
             lo, hi = x.amin(dim=1), x.amax(dim=1)
             xs = torch.sort(x, dim=1).values if m > 2 else x

@@ -1,8 +1,12 @@
 """What the parts of the ``accurate`` decomposition buy (docs/benchmarks.md, "Time to solution").
 
-1. Anderson acceleration: mean iterations and CPU seconds per pair (one thread) with ``anderson=0``,
-   with the default (memory 5, used up to n·c ≤ 4096) and with Anderson forced at every size, on 16
-   pairs of each M = 2 input kind at c = 64 and 256 (``--tokens`` for the MMSD token pairs).
+1. Variants, 16 pairs per cell at c = 64 and 256, mean iterations and CPU seconds per pair (one
+   thread). M = 2 (``tokens`` from ``--tokens``, ``random``, ``planted``): the default; without Anderson
+   acceleration (``anderson=0``) and with it forced at every size (by default it is used up to
+   n·c ≤ 4096); every uncertified sample switched to the fixed step at 40 iterations
+   (``stall_rate=0``; by default a sample whose gap still falls 10× per two checks keeps the residual
+   balancing). M = 3 (``random``, ``planted``): the default; without the polished dual point
+   (``polish_from_m=4``); with the 20-iteration float32 phase of M = 2 (``float32_iter_polished=20``).
 2. The optimum's structure on 4 pairs per kind (c = 64): a tight solve (KKT residuals 1e-12, gap 1e-14,
    at most 3000 iterations) and its rank (singular values above 1e-6 σ_1), the ratio of the last
    kept singular value to the next one, iterations and certified gap.
@@ -31,25 +35,33 @@ from decomposition_tts import make, write_atomic  # noqa: E402
 from mmaffect.ops.decomposition_accurate import ACCURATE_DEFAULTS, solve_accurate  # noqa: E402
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "no Anderson": {"anderson": 0},
     "default": {},
+    "no Anderson": {"anderson": 0},
     "Anderson at every size": {"anderson_max_entries": 10**9},
+    "fixed step at 40 whatever the rate": {"stall_rate": 0.0},
+}
+VARIANTS_M3: dict[str, dict[str, Any]] = {
+    "default": {},
+    "no polished dual": {"polish_from_m": 4},
+    "float32 phase of 20": {"float32_iter_polished": 20},
 }
 
 
-def anderson_rows(tokens: Path | None, pairs: int) -> list[dict[str, Any]]:
+def variant_rows(tokens: Path | None, pairs: int) -> list[dict[str, Any]]:
     rows = []
+    cells = [(kind, 2, VARIANTS) for kind in ("tokens", "random", "planted")]
+    cells += [(kind, 3, VARIANTS_M3) for kind in ("random", "planted")]
     for c in (64, 256):
-        for kind in ("tokens", "random", "planted"):
-            x = make(kind, pairs, 2, 49, c, 0, tokens)
+        for kind, m, variants in cells:
+            x = make(kind, pairs, m, 49, c, 0, tokens)
             if x is None:
                 continue
-            for name, opts in VARIANTS.items():
+            for name, opts in variants.items():
                 start = time.process_time()
                 res = solve_accurate(x, dict(ACCURATE_DEFAULTS, **opts))
                 cpu = (time.process_time() - start) / pairs
                 its = res["iterations"].double()
-                rows.append({"kind": kind, "c": c, "variant": name, "mean_iterations": float(its.mean()),
+                rows.append({"kind": kind, "m": m, "c": c, "variant": name, "mean_iterations": float(its.mean()),
                              "cpu_s_per_pair": cpu, "ms_per_iteration": 1e3 * cpu / float(its.mean()),
                              "max_gap": float(res["gap"].max())})
                 print(rows[-1], flush=True)
@@ -76,10 +88,10 @@ def structure_rows(tokens: Path | None, pairs: int) -> list[dict[str, Any]]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = ["# `accurate` decomposition: what its parts buy (one thread, CPU seconds)", "",
-             "| input | c | variant | mean its | CPU s/pair | ms/iteration | max certified gap |",
-             "|---|---|---|---|---|---|---|"]
-    for r in result["anderson"]:
-        lines.append(f"| {r['kind']} | {r['c']} | {r['variant']} | {r['mean_iterations']:.1f} | {r['cpu_s_per_pair']:.4f} "
+             "| input | M | c | variant | mean its | CPU s/pair | ms/iteration | max certified gap |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in result["variants"]:
+        lines.append(f"| {r['kind']} | {r['m']} | {r['c']} | {r['variant']} | {r['mean_iterations']:.1f} | {r['cpu_s_per_pair']:.4f} "
                      f"| {r['ms_per_iteration']:.2f} | {r['max_gap']:.1e} |")
     lines += ["", "| input (c = 64) | pair | rank | σ_r / σ_(r+1) | iterations | certified gap |", "|---|---|---|---|---|---|"]
     for r in result["structure"]:
@@ -97,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     result = {"environment": {"load": os.getloadavg()[0], "torch": torch.__version__},
-              "anderson": anderson_rows(args.tokens, args.pairs),
+              "variants": variant_rows(args.tokens, args.pairs),
               "structure": structure_rows(args.tokens, args.structure_pairs)}
     write_atomic(args.out.with_suffix(".json"), json.dumps(result, indent=1))
     write_atomic(args.out.with_suffix(".md"), markdown(result))

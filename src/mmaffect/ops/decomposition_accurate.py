@@ -97,7 +97,7 @@ __all__ = ["ACCURATE_DEFAULTS", "solve_accurate"]
 ACCURATE_DEFAULTS: dict[str, float | int | str] = {
     "lam": 1.0, "max_iter": 2000, "tol": 1e-6, "gap_tol": 1e-8, "alpha": 1.8, "step": 1.0,
     "balance": 5.0, "switch_tol": 1e-4, "float32_iter": 20, "float32_iter_polished": 10, "check_every": 5,
-    "stall_iter": 40, "stall_step": 1.0,
+    "stall_iter": 40, "stall_step": 1.0, "stall_rate": 0.1,
     "gap_alone": 1, "late_iter": 200, "late_gap_factor": 100.0, "polish_from_m": 3,
     "anderson": 5, "anderson_max_entries": 4096, "svt": "auto",
 }
@@ -204,7 +204,7 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
     lam, tol, gap_tol = float(opts["lam"]), float(opts["tol"]), float(opts["gap_tol"])
     alpha, beta, max_iter = float(opts["alpha"]), float(opts["balance"]), int(opts["max_iter"])
     switch_tol, check_every = float(opts["switch_tol"]), int(opts["check_every"])
-    stall_iter, gap_alone = int(opts["stall_iter"]), bool(opts["gap_alone"])
+    stall_iter, gap_alone, stall_rate = int(opts["stall_iter"]), bool(opts["gap_alone"]), float(opts["stall_rate"])
     # the polished dual costs an eigh per check (10–25 % of the run); it certified earlier only at M ≥ 3
     # (measured on random, planted and token pairs: at M = 2 the ADMM dual was never below it)
     polish = x64.shape[1] >= int(opts["polish_from_m"])
@@ -323,12 +323,12 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
             lo, hi = x.amin(dim=1), x.amax(dim=1)
             xs = torch.sort(x, dim=1).values if m > 2 else x
             v_new = prox(image)
-        # samples without a certificate after stall_iter iterations whose gap fell less than 10× over the
-        # last two checks (degenerate optima, e.g. M = 2 with a flat ℓ1 term where X_1 ≠ X_2): fixed
+        # samples without a certificate after stall_iter iterations whose gap fell less than 1/stall_rate
+        # (10×) over the last two checks (degenerate optima, e.g. M = 2 with a flat ℓ1 term where X_1 ≠ X_2): fixed
         # small step, balancing off; a sample still converging fast under the balancing keeps it
         new_stall = torch.zeros_like(stalled)
         if check:
-            new_stall = (~stalled) & (its >= stall_iter) & ~(gap <= 0.1 * gap_hist[:, 0])
+            new_stall = (~stalled) & (its >= stall_iter) & ~(gap <= stall_rate * gap_hist[:, 0])
             gap_hist = torch.stack([gap_hist[:, 1], gap], dim=1)
         factor = torch.ones_like(t)
         if beta > 0:  # residual balancing: t ← t/2 if r_p > β r_d, t ← 2t if r_d > β r_p

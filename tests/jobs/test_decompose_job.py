@@ -79,12 +79,11 @@ def test_decompose_replace_recomputes_with_new_settings(tmp_path):
         remove_modality(out, "rd_sparse_attrs")
 
 
-def test_decompose_resumes_after_an_interruption(tmp_path, monkeypatch):
+def interrupted_run(out, monkeypatch) -> dict[str, int]:
+    """Decompose ``out`` in batches of 3 and interrupt it in the third batch (train: 6 of 7 rows done);
+    returns the counter of ``decompose_batch`` calls, which keeps counting afterwards."""
     import mmaffect.jobs.decompose as module
 
-    clean = write_native(token_bundle(), tmp_path / "clean")
-    assert main(["decompose", str(clean), *DECOMPOSE]) == 0
-    out = write_native(token_bundle(), tmp_path / "ds")
     real = module.decompose_batch
     calls = {"n": 0}
 
@@ -98,6 +97,16 @@ def test_decompose_resumes_after_an_interruption(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         module.decompose_dataset(out, rows=6, columns=4, batch_size=3, progress=False)
     assert json.loads((out / ".partial" / "rd.train.json").read_text())["done"] == 6
+    return calls
+
+
+def test_decompose_resumes_after_an_interruption(tmp_path, monkeypatch):
+    import mmaffect.jobs.decompose as module
+
+    clean = write_native(token_bundle(), tmp_path / "clean")
+    assert main(["decompose", str(clean), *DECOMPOSE]) == 0
+    out = write_native(token_bundle(), tmp_path / "ds")
+    calls = interrupted_run(out, monkeypatch)
     assert "rd_low_rank" not in read_native(out).modalities
     calls["n"] = 10
     module.decompose_dataset(out, rows=6, columns=4, batch_size=3, progress=False)
@@ -111,23 +120,11 @@ def test_decompose_resumes_after_an_interruption(tmp_path, monkeypatch):
 def test_decompose_restarts_when_the_solver_defaults_changed(tmp_path, monkeypatch):
     """A partial run made under other solver defaults (here a different default gap target) is not
     resumed: its rows would mix two stopping rules. The report records the defaults used."""
-    from mmaffect.jobs import decompose as module
+    import mmaffect.jobs.decompose as module
     from mmaffect.ops.decomposition_accurate import ACCURATE_DEFAULTS
 
     out = write_native(token_bundle(), tmp_path / "ds")
-    real = module.decompose_batch
-    calls = {"n": 0}
-
-    def flaky(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, "decompose_batch", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        module.decompose_dataset(out, rows=6, columns=4, batch_size=3, progress=False)
-    assert json.loads((out / ".partial" / "rd.train.json").read_text())["done"] == 6
+    calls = interrupted_run(out, monkeypatch)
     monkeypatch.setitem(ACCURATE_DEFAULTS, "gap_tol", 1e-9)
     calls["n"] = 10
     report = module.decompose_dataset(out, rows=6, columns=4, batch_size=3, progress=False)

@@ -293,7 +293,8 @@ def test_degenerate_inputs_certify_without_error() -> None:
     Anderson history) certify, and X_m = L + S_m holds."""
     g = torch.Generator().manual_seed(2)
     same = torch.randn(2, 1, 8, 6, generator=g, dtype=torch.float64).expand(2, 3, 8, 6).contiguous()
-    for x in (torch.zeros(3, 2, 8, 6, dtype=torch.float64), torch.ones(2, 2, 8, 6, dtype=torch.float64), same):
+    zeros_m3 = torch.zeros(2, 3, 8, 6, dtype=torch.float64)  # the polished dual from a zero candidate
+    for x in (torch.zeros(3, 2, 8, 6, dtype=torch.float64), torch.ones(2, 2, 8, 6, dtype=torch.float64), same, zeros_m3):
         res = decompose(x, preset="accurate")
         assert bool(res.converged.all()), (res.iterations, res.gap)
         torch.testing.assert_close(res.low_rank.unsqueeze(1) + res.sparse, x, rtol=0, atol=1e-12)

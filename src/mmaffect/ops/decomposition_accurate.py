@@ -72,8 +72,8 @@ penalty (every dual ``Y`` has ``|Y_ij| ≤ ||Y||_2 ≤ 1 < 2λ`` at λ = 1), so 
 ``min ||L||_*  s.t.  lo ≤ L ≤ hi``: a box-constrained nuclear-norm completion. On token pairs it
 converges linearly once the residual balancing is replaced (after ``stall_iter`` = 40 iterations
 without a certificate, at a check where the gap fell less than 10× over the last two checks; random
-pairs, still converging fast under the balancing, keep it) by the fixed step ``stall_step · mean(hi − lo)`` (the mean width of the flat
-intervals, balancing off). Planted M = 2 pairs are ill-conditioned (their optimum has rank ~20 with
+pairs, still converging fast under the balancing, keep it) by the fixed step
+``stall_step · mean(hi − lo)`` (the mean width of the flat intervals, balancing off). Planted M = 2 pairs are ill-conditioned (their optimum has rank ~20 with
 no gap in its singular values, ``benchmarks/results/decomposition_accurate_ablation.md``; gaps fall
 like 1/k, 1e-8 is out of reach in 2000 iterations); the late rule stops them at 1e-6. The first
 iterations run in float32 (until ``r_p ≤ switch_tol`` or ``float32_iter`` = 20 iterations; 10 where the
@@ -324,8 +324,8 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
             xs = torch.sort(x, dim=1).values if m > 2 else x
             v_new = prox(image)
         # samples without a certificate after stall_iter iterations whose gap fell less than 1/stall_rate
-        # (10×) over the last two checks (degenerate optima, e.g. M = 2 with a flat ℓ1 term where X_1 ≠ X_2): fixed
-        # small step, balancing off; a sample still converging fast under the balancing keeps it
+        # (10×) over the last two checks (degenerate optima, e.g. M = 2 with a flat ℓ1 term where
+        # X_1 ≠ X_2): fixed small step, balancing off; a sample still converging fast keeps the balancing
         new_stall = torch.zeros_like(stalled)
         if check:
             new_stall = (~stalled) & (its >= stall_iter) & ~(gap <= stall_rate * gap_hist[:, 0])

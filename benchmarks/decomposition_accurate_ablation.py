@@ -3,10 +3,14 @@
 1. Variants, 16 pairs per cell at c = 64 and 256, mean iterations and CPU seconds per pair (one
    thread). M = 2 (``tokens`` from ``--tokens``, ``random``, ``planted``): the default; without Anderson
    acceleration (``anderson=0``) and with it forced at every size (by default it is used up to
-   n·c ≤ 4096); every uncertified sample switched to the fixed step at 40 iterations
-   (``stall_rate=0``; by default a sample whose gap still falls 10× per two checks keeps the residual
-   balancing). M = 3 (``random``, ``planted``): the default; without the polished dual point
-   (``polish_from_m=4``); with the 20-iteration float32 phase of M = 2 (``float32_iter_polished=20``).
+   n·c ≤ 4096); Anderson memory 10 instead of 5; every uncertified sample switched to the fixed step at
+   40 or at 20 iterations (``stall_rate=0``; by default a sample whose gap still falls 10× per two
+   checks keeps the residual balancing); the fixed step at 0.5, 2 and 4 times the mean box width
+   instead of 1 (``stall_step``); float32 phases of 10 and 30 iterations instead of 20; the polished
+   dual point tried at M = 2 too (``polish_from_m=2``, float32 phase still 20: its cost per
+   iteration). M = 3 (``random``, ``planted``): the default; without the polished dual point
+   (``polish_from_m=4``, the float32 phase kept at 10); with the 20-iteration float32 phase of M = 2
+   (``float32_iter_polished=20``).
 2. The optimum's structure on 4 pairs per kind (c = 64): a tight solve (KKT residuals 1e-12, gap 1e-14,
    at most 3000 iterations) and its rank (singular values above 1e-6 σ_1), the ratio of the last
    kept singular value to the next one, iterations and certified gap.
@@ -38,11 +42,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "no Anderson": {"anderson": 0},
     "Anderson at every size": {"anderson_max_entries": 10**9},
+    "Anderson memory 10": {"anderson": 10},
     "fixed step at 40 whatever the rate": {"stall_rate": 0.0},
+    "fixed step at 20 whatever the rate": {"stall_rate": 0.0, "stall_iter": 20},
+    "fixed step 0.5× box width": {"stall_step": 0.5},
+    "fixed step 2× box width": {"stall_step": 2.0},
+    "fixed step 4× box width": {"stall_step": 4.0},
+    "float32 phase of 10": {"float32_iter": 10},
+    "float32 phase of 30": {"float32_iter": 30},
+    # (tried from M = 2 on, with the float32 phase kept at M = 2's 20 iterations)
+    "polished dual at M = 2": {"polish_from_m": 2, "float32_iter_polished": 20},
 }
 VARIANTS_M3: dict[str, dict[str, Any]] = {
     "default": {},
-    "no polished dual": {"polish_from_m": 4},
+    "no polished dual": {"polish_from_m": 4, "float32_iter": 10},  # the same 10-iteration float32 phase
     "float32 phase of 20": {"float32_iter_polished": 20},
 }
 

@@ -47,8 +47,9 @@ per entry the minimum over ``k`` of ``u X_k + λ Σ_m |X_m − X_k|`` (needs ``�
 ``inf`` and only the residuals are tested). Two dual points are tried and the larger ``D`` kept: the
 ADMM's ``u`` and :func:`polished_dual`, the subgradient of ``||·||_*`` that the primal candidate points
 at (``U_r V_rᵀ`` plus the ADMM dual's part orthogonal to it), which certifies samples whose primal is
-exact long before the ADMM dual is (planted M = 3 pairs: 11 instead of 45–200 iterations; tried
-from ``polish_from_m`` = 3 modalities on, as at M = 2 it never certified earlier). The
+exact long before the ADMM dual is (planted 49×64 M = 3 pairs: 11.8 instead of 83 mean iterations;
+tried from ``polish_from_m`` = 3 modalities on, as at M = 2 it saved at most one check in 40
+iterations, ``benchmarks/results/decomposition_accurate_ablation.md``). The
 returned pair is the better of ``L'`` and ``V'`` by ``P`` (``V'``, the output of the median prox, is
 often far better than ``L'``: at M = 3 it is optimal after a few iterations) with ``S_m = X_m − L``
 (so ``X_m = L + S_m`` exactly).
@@ -205,13 +206,13 @@ def _run(x64: Tensor, opts: dict[str, float | int | str], out: dict[str, Tensor]
     alpha, beta, max_iter = float(opts["alpha"]), float(opts["balance"]), int(opts["max_iter"])
     switch_tol, check_every = float(opts["switch_tol"]), int(opts["check_every"])
     stall_iter, gap_alone, stall_rate = int(opts["stall_iter"]), bool(opts["gap_alone"]), float(opts["stall_rate"])
-    # the polished dual costs an eigh per check (10–25 % of the run); it certified earlier only at M ≥ 3
-    # (measured on random, planted and token pairs: at M = 2 the ADMM dual was never below it)
+    # the polished dual costs an eigh per check; it pays at M ≥ 3 (planted pairs certify in 11.8 instead of
+    # 83 mean iterations) but not at M = 2 (random, planted and token pairs: at most one check saved)
     polish = x64.shape[1] >= int(opts["polish_from_m"])
     late_iter, late_gap_tol = int(opts["late_iter"]), gap_tol * float(opts["late_gap_factor"])
     # at M ≥ 3 the median prox is often exact within 10 iterations, and only a float64 check certifies it
     # (random M = 3: 11 instead of 21 iterations); at M = 2 a shorter float32 phase costs iterations
-    # (random: 46 → 62)
+    # (random, 49×64: 45 → 58)
     float32_iter = min(int(opts["float32_iter_polished" if polish else "float32_iter"]), max_iter // 2)
     svt = str(opts["svt"])  # auto: gram_eigh on CPU, the fastest route per shape elsewhere
     # Anderson pays where its history stays small: at n·c = 49·64 it saves 30 % of the iterations for
